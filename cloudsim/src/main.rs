@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("eip-cloudsim: not implemented yet");
+    std::process::exit(2);
+}

@@ -1,0 +1,2 @@
+//! End-to-end harness and suite for kube-eip over the whole stack (sandbox cluster plus
+//! `eip-cloudsim`). Not implemented yet.
