@@ -1,2 +1,14 @@
-//! `eip-extender`: the kube-scheduler HTTP extender that filters and scores nodes by ENI secondary-IP capacity, vSwitch free IPs, the region's EIP quota and the state of named EIPs, and binds pods under a per-node guard.
-//! Not implemented yet.
+//! `eip-extender`: the kube-scheduler HTTP extender for kube-eip.
+//!
+//! In: scheduler calls (`filter`, `prioritize`, `bind`, `preempt`), Node/Pod/PodEIP/
+//! `eni-config` watch events, and a periodic read-only cloud view (EIPs in the region,
+//! vSwitch free IPs). Out: node verdicts with reasons a user can act on, scores,
+//! `pods/binding` calls made under a per-node guard with reservations so concurrent binds
+//! never over-commit, and operational endpoints (health, readiness, metrics, debug state).
+
+pub mod decide;
+pub mod error;
+pub mod state;
+pub mod testkit;
+
+pub use error::Error;

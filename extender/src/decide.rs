@@ -1,0 +1,735 @@
+//! Pure filter, prioritize and preempt decisions over a [`ClusterState`]: data in,
+//! verdicts out, each rejection a sentence a user can act on and a class saying whether
+//! preemption could help.
+
+use serde::{Deserialize, Serialize};
+
+use crate::state::{Capacity, ClusterState, EipNeed, NodeEntry, NodeFacts, PodFacts};
+
+/// Whether preemption could fix a rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Goes in `FailedNodes`: evicting pods could make room.
+    Resolvable,
+    /// Goes in `FailedAndUnresolvableNodes`: nothing on the node can help.
+    Unresolvable,
+}
+
+/// Why a node was rejected (the metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReasonKind {
+    /// No free pod IP slot on the node.
+    NodeFull,
+    /// The node's zone has no free vSwitch IP.
+    ZoneExhausted,
+    /// The node's pod IP capacity is unknown.
+    CapacityUnknown,
+    /// The node is not in the extender's view.
+    UnknownNode,
+    /// The region's EIP quota is used up.
+    QuotaReached,
+    /// The cloud view has not loaded yet.
+    CloudViewMissing,
+    /// The named EIP does not exist.
+    NamedEipMissing,
+    /// The named EIP is bound elsewhere and robbing is off.
+    NamedEipInUse,
+    /// The pod's EIP annotations are invalid.
+    InvalidAnnotations,
+    /// The pod asks for an EIP but uses the host network.
+    HostNetworkEip,
+}
+
+impl ReasonKind {
+    /// Every kind, for metric pre-registration and tests.
+    pub const ALL: [ReasonKind; 10] = [
+        ReasonKind::NodeFull,
+        ReasonKind::ZoneExhausted,
+        ReasonKind::CapacityUnknown,
+        ReasonKind::UnknownNode,
+        ReasonKind::QuotaReached,
+        ReasonKind::CloudViewMissing,
+        ReasonKind::NamedEipMissing,
+        ReasonKind::NamedEipInUse,
+        ReasonKind::InvalidAnnotations,
+        ReasonKind::HostNetworkEip,
+    ];
+
+    /// Stable snake_case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonKind::NodeFull => "node_full",
+            ReasonKind::ZoneExhausted => "zone_exhausted",
+            ReasonKind::CapacityUnknown => "capacity_unknown",
+            ReasonKind::UnknownNode => "unknown_node",
+            ReasonKind::QuotaReached => "quota_reached",
+            ReasonKind::CloudViewMissing => "cloud_view_missing",
+            ReasonKind::NamedEipMissing => "named_eip_missing",
+            ReasonKind::NamedEipInUse => "named_eip_in_use",
+            ReasonKind::InvalidAnnotations => "invalid_annotations",
+            ReasonKind::HostNetworkEip => "host_network_eip",
+        }
+    }
+}
+
+/// A rejected node (or region) with its class and sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Resolvable by preemption or not.
+    pub class: Class,
+    /// Metric label.
+    pub kind: ReasonKind,
+    /// One sentence a user can act on.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(class: Class, kind: ReasonKind, message: String) -> Self {
+        Self {
+            class,
+            kind,
+            message,
+        }
+    }
+}
+
+/// How prioritize ranks nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoring {
+    /// Most free pod IP slots first.
+    #[default]
+    Spread,
+    /// Fewest free pod IP slots (that still fit) first.
+    Binpack,
+}
+
+/// Whether the pod needs the EIP checks (the feature is on and it asks for an EIP).
+fn wants_eip(state: &ClusterState, pod: &PodFacts) -> bool {
+    state.switches.eip_enabled && pod.eip != EipNeed::None
+}
+
+/// Checks that do not depend on the node: annotation validity, region quota, named EIP.
+/// A rejection here is unresolvable and applies to every node.
+pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
+    if !wants_eip(state, pod) {
+        return None;
+    }
+    let who = format!("{}/{}", pod.namespace, pod.name);
+    if let EipNeed::Invalid(why) = &pod.eip {
+        return Some(Rejection::new(
+            Class::Unresolvable,
+            ReasonKind::InvalidAnnotations,
+            format!(
+                "pod {who} has invalid EIP annotations: {why}; fix the annotations and recreate the pod"
+            ),
+        ));
+    }
+    if pod.host_network {
+        return Some(Rejection::new(
+            Class::Unresolvable,
+            ReasonKind::HostNetworkEip,
+            format!(
+                "pod {who} uses hostNetwork, so it has no pod IP to carry an EIP; remove hostNetwork or the EIP annotations"
+            ),
+        ));
+    }
+    let Some(cloud) = state.cloud.as_ref() else {
+        return Some(Rejection::new(
+            Class::Unresolvable,
+            ReasonKind::CloudViewMissing,
+            format!(
+                "EIP inventory of region {} is not loaded yet (cloud view unavailable); the pod is retried once eip-extender reaches the cloud API",
+                state.region
+            ),
+        ));
+    };
+    match &pod.eip {
+        EipNeed::Auto => {
+            let allocated = state.allocated_eips().unwrap_or(0);
+            let pending = state.approved_unallocated();
+            let used = allocated.saturating_add(pending);
+            if used >= state.quota {
+                let detail = if pending > 0 {
+                    format!(" ({allocated} allocated, {pending} approved and awaiting allocation)")
+                } else {
+                    String::new()
+                };
+                return Some(Rejection::new(
+                    Class::Unresolvable,
+                    ReasonKind::QuotaReached,
+                    format!(
+                        "EIP quota reached in {}: {used} of {} allocated{detail}; raise eip_quota_instances_num or release EIPs",
+                        cloud.region, state.quota
+                    ),
+                ));
+            }
+            None
+        }
+        EipNeed::Named(id) => {
+            let Some(eip) = cloud.eips.get(id.as_ref()) else {
+                return Some(Rejection::new(
+                    Class::Unresolvable,
+                    ReasonKind::NamedEipMissing,
+                    format!(
+                        "EIP {id} named by pod {who} does not exist in {}; check the pod-eip-instanceid annotation",
+                        cloud.region
+                    ),
+                ));
+            };
+            if eip.status == "Available"
+                || state.podeip(&pod.namespace, &pod.name) == Some(id.as_ref())
+                || state.switches.allow_rob
+            {
+                return None;
+            }
+            let on = match (&eip.instance_id, &eip.private_ip) {
+                (Some(i), Some(ip)) => format!(" on {i} ({ip})"),
+                (Some(i), None) => format!(" on {i}"),
+                (None, Some(ip)) => format!(" on {ip}"),
+                (None, None) => String::new(),
+            };
+            Some(Rejection::new(
+                Class::Unresolvable,
+                ReasonKind::NamedEipInUse,
+                format!(
+                    "EIP {id} named by pod {who} is {}{on}; unbind it, or set allow_eip_rob to \"true\" in eni-config to take it",
+                    eip.status
+                ),
+            ))
+        }
+        EipNeed::None | EipNeed::Invalid(_) => None,
+    }
+}
+
+/// Node-level checks: capacity known, a free slot, a free IP in the zone. `facts` comes
+/// from the view, or from the request's Node object when the view lacks the node.
+/// Returns the free slots when the node fits.
+pub fn node_check(
+    state: &ClusterState,
+    pod: &PodFacts,
+    name: &str,
+    facts: Option<&NodeFacts>,
+    entry: Option<&NodeEntry>,
+) -> Result<u32, Rejection> {
+    if pod.host_network {
+        return Ok(0);
+    }
+    let Some(facts) = facts.or_else(|| entry.and_then(|e| e.facts.as_ref())) else {
+        return Err(Rejection::new(
+            Class::Unresolvable,
+            ReasonKind::UnknownNode,
+            format!(
+                "node {name} is not known to eip-extender yet; the pod is retried when the node watch shows it"
+            ),
+        ));
+    };
+    let slots = match &facts.capacity {
+        Capacity::Known { slots, .. } => *slots,
+        Capacity::Unknown(why) => {
+            return Err(Rejection::new(
+                Class::Unresolvable,
+                ReasonKind::CapacityUnknown,
+                format!("node {name} pod IP capacity is unknown: {why}"),
+            ));
+        }
+    };
+    let (used, reserved) = entry.map(|e| (e.used, e.reserved)).unwrap_or((0, 0));
+    let free = slots.saturating_sub(used.saturating_add(reserved));
+    if free == 0 {
+        return Err(Rejection::new(
+            Class::Resolvable,
+            ReasonKind::NodeFull,
+            format!(
+                "node {name} has 0 of {slots} pod IPs free ({}; {used} in use, {reserved} reserved)",
+                facts.capacity.explain()
+            ),
+        ));
+    }
+    if let (Some(zone), Some(cloud)) = (facts.zone.as_deref(), state.cloud.as_ref())
+        && cloud.zone_free_ips.get(zone) == Some(&0)
+    {
+        return Err(Rejection::new(
+            Class::Resolvable,
+            ReasonKind::ZoneExhausted,
+            format!(
+                "zone {zone} of node {name} has no free IPs in its vSwitches; add a vSwitch for {zone} to eni-config or free IPs in it"
+            ),
+        ));
+    }
+    Ok(free)
+}
+
+/// Verdict on one node.
+pub type NodeVerdict = Result<u32, Rejection>;
+
+/// Filter a list of candidate nodes. `request_facts[i]` is the node's facts parsed from
+/// the request (full-Nodes mode) or `None` (names mode).
+pub fn filter<'a>(
+    state: &ClusterState,
+    pod: &PodFacts,
+    names: impl IntoIterator<Item = (&'a str, Option<&'a NodeFacts>)>,
+) -> Vec<NodeVerdict> {
+    let region = region_check(state, pod);
+    names
+        .into_iter()
+        .map(|(name, facts)| {
+            if let Some(r) = &region {
+                return Err(r.clone());
+            }
+            let entry = state.node(name);
+            node_check(state, pod, name, facts, entry)
+        })
+        .collect()
+}
+
+/// Scores 0..=10 for each candidate, using the whole range: the best node gets 10, the
+/// worst that still fits 0; nodes that do not fit get 0. Host-network pods need no slot,
+/// so every node scores 0 (no preference).
+pub fn prioritize(scoring: Scoring, verdicts: &[NodeVerdict], pod: &PodFacts) -> Vec<i64> {
+    if pod.host_network {
+        return vec![0; verdicts.len()];
+    }
+    let fits = verdicts.iter().filter_map(|v| v.as_ref().ok().copied());
+    let (min, max) = fits.fold((u32::MAX, 0u32), |(lo, hi), f| (lo.min(f), hi.max(f)));
+    verdicts
+        .iter()
+        .map(|v| match v {
+            Err(_) => 0,
+            Ok(free) => {
+                if max <= min {
+                    return 10;
+                }
+                let range = i64::from(max - min);
+                let above = match scoring {
+                    Scoring::Spread => i64::from(free - min),
+                    Scoring::Binpack => i64::from(max - free),
+                };
+                (above * 10 + range / 2) / range
+            }
+        })
+        .collect()
+}
+
+/// One preemption candidate: a node and whether each proposed victim frees a pod IP slot
+/// there.
+#[derive(Debug, Clone)]
+pub struct Candidate<'a> {
+    /// Node name.
+    pub node: &'a str,
+    /// Per victim: does evicting it free a slot on this node.
+    pub victims_free_slot: Vec<bool>,
+}
+
+/// Which candidates to keep: nodes where the pod fits once the victims are gone. Nodes
+/// where nothing can help (quota, named EIP, unknown capacity) are dropped, as are all
+/// nodes when the region check fails.
+pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>]) -> Vec<bool> {
+    if region_check(state, pod).is_some() {
+        return vec![false; candidates.len()];
+    }
+    candidates
+        .iter()
+        .map(|c| {
+            if c.victims_free_slot.is_empty() {
+                return false;
+            }
+            match node_check(state, pod, c.node, None, state.node(c.node)) {
+                Ok(_) => true,
+                Err(r) if r.class == Class::Resolvable => c.victims_free_slot.iter().any(|f| *f),
+                Err(_) => false,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{CloudView, EipFacts, EniSwitches};
+    use crate::testkit::{node, pod};
+    use std::collections::HashMap;
+
+    fn eip(id: &str, status: &str) -> (String, EipFacts) {
+        (
+            id.to_string(),
+            EipFacts {
+                allocation_id: id.to_string(),
+                status: status.to_string(),
+                instance_id: (status == "InUse").then(|| "eni-other".to_string()),
+                private_ip: (status == "InUse").then(|| "10.0.0.9".to_string()),
+            },
+        )
+    }
+
+    /// A region with quota 20, the feature on, zones a (free IPs) and b (none), and
+    /// nodes: n1 (ecs.g7.large 3x10, 20 slots, 5 used), full (max-ips 2, 2 used),
+    /// unknown (no capacity), inb (zone b, free slots).
+    fn world(allocated: usize, rob: bool) -> ClusterState {
+        let mut s = ClusterState::new(20, "cn-hangzhou");
+        s.switches = EniSwitches {
+            eip_enabled: true,
+            allow_rob: rob,
+        };
+        let mut eips: HashMap<String, EipFacts> = (0..allocated)
+            .map(|i| eip(&format!("eip-alloc{i}"), "InUse"))
+            .collect();
+        eips.extend([eip("eip-free", "Available"), eip("eip-busy", "InUse")]);
+        s.cloud = Some(CloudView {
+            region: "cn-hangzhou".into(),
+            eips,
+            zone_free_ips: HashMap::from([("a".to_string(), 100), ("b".to_string(), 0)]),
+            fetched_at: None,
+        });
+        s.apply_node(
+            node("n1")
+                .instance_type_with("ecs.g7.large", 3, 10)
+                .zone("a")
+                .build(),
+        );
+        s.apply_node(node("full").max_ips(2).zone("a").build());
+        s.apply_node(node("unknown").build());
+        s.apply_node(node("inb").max_ips(10).zone("b").build());
+        for i in 0..5 {
+            s.apply_pod(pod(&format!("a{i}")).on("n1").build());
+        }
+        s.apply_pod(pod("f0").on("full").build());
+        s.apply_pod(pod("f1").on("full").build());
+        s
+    }
+
+    #[test]
+    fn every_rejection_reason_and_class() {
+        struct Case {
+            what: &'static str,
+            state: ClusterState,
+            pod: PodFacts,
+            node: &'static str,
+            want: Option<(ReasonKind, Class, &'static str)>,
+        }
+        let no_cloud = {
+            let mut s = world(0, false);
+            s.cloud = None;
+            s
+        };
+        let cases = vec![
+            Case {
+                what: "plain pod fits",
+                state: world(0, false),
+                pod: pod("p").build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "eip pod fits",
+                state: world(3, false),
+                pod: pod("p").with_eip().build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "node full",
+                state: world(0, false),
+                pod: pod("p").build(),
+                node: "full",
+                want: Some((
+                    ReasonKind::NodeFull,
+                    Class::Resolvable,
+                    "node full has 0 of 2 pod IPs free (published by eip-agent; 2 in use, 0 reserved)",
+                )),
+            },
+            Case {
+                what: "zone without free IPs",
+                state: world(0, false),
+                pod: pod("p").build(),
+                node: "inb",
+                want: Some((
+                    ReasonKind::ZoneExhausted,
+                    Class::Resolvable,
+                    "zone b of node inb has no free IPs",
+                )),
+            },
+            Case {
+                what: "capacity unknown",
+                state: world(0, false),
+                pod: pod("p").build(),
+                node: "unknown",
+                want: Some((
+                    ReasonKind::CapacityUnknown,
+                    Class::Unresolvable,
+                    "node unknown pod IP capacity is unknown",
+                )),
+            },
+            Case {
+                what: "node not in view",
+                state: world(0, false),
+                pod: pod("p").build(),
+                node: "ghost",
+                want: Some((
+                    ReasonKind::UnknownNode,
+                    Class::Unresolvable,
+                    "node ghost is not known to eip-extender",
+                )),
+            },
+            Case {
+                what: "quota reached",
+                state: world(20, false),
+                pod: pod("p").with_eip().build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::QuotaReached,
+                    Class::Unresolvable,
+                    "EIP quota reached in cn-hangzhou: 22 of 20 allocated; raise eip_quota_instances_num or release EIPs",
+                )),
+            },
+            Case {
+                what: "cloud view missing",
+                state: no_cloud,
+                pod: pod("p").with_eip().build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::CloudViewMissing,
+                    Class::Unresolvable,
+                    "EIP inventory of region cn-hangzhou is not loaded yet",
+                )),
+            },
+            Case {
+                what: "named eip missing",
+                state: world(0, false),
+                pod: pod("p").named_eip("eip-nope").build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipMissing,
+                    Class::Unresolvable,
+                    "EIP eip-nope named by pod default/p does not exist in cn-hangzhou",
+                )),
+            },
+            Case {
+                what: "named eip in use, rob off",
+                state: world(0, false),
+                pod: pod("p").named_eip("eip-busy").build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipInUse,
+                    Class::Unresolvable,
+                    "EIP eip-busy named by pod default/p is InUse on eni-other (10.0.0.9); unbind it, or set allow_eip_rob",
+                )),
+            },
+            Case {
+                what: "named eip in use, rob on",
+                state: world(0, true),
+                pod: pod("p").named_eip("eip-busy").build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "named eip available",
+                state: world(0, false),
+                pod: pod("p").named_eip("eip-free").build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "named eip already this pod's (PodEIP)",
+                state: {
+                    let mut s = world(0, false);
+                    s.apply_podeip("default", "p", Some("eip-busy".into()));
+                    s
+                },
+                pod: pod("p").named_eip("eip-busy").build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "invalid annotations",
+                state: world(0, false),
+                pod: pod("p")
+                    .invalid_eip("eip-bandwidth \"fast\" is not a number")
+                    .build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::InvalidAnnotations,
+                    Class::Unresolvable,
+                    "pod default/p has invalid EIP annotations: eip-bandwidth \"fast\" is not a number",
+                )),
+            },
+            Case {
+                what: "host network eip",
+                state: world(0, false),
+                pod: pod("p").with_eip().host_network().build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::HostNetworkEip,
+                    Class::Unresolvable,
+                    "uses hostNetwork",
+                )),
+            },
+            Case {
+                what: "host network pod needs no slot",
+                state: world(0, false),
+                pod: pod("p").host_network().build(),
+                node: "full",
+                want: None,
+            },
+            Case {
+                what: "feature off: eip pod treated as plain",
+                state: {
+                    let mut s = world(20, false);
+                    s.switches.eip_enabled = false;
+                    s
+                },
+                pod: pod("p").with_eip().build(),
+                node: "n1",
+                want: None,
+            },
+        ];
+        let mut kinds_seen = std::collections::HashSet::new();
+        for c in cases {
+            let got = filter(&c.state, &c.pod, [(c.node, None)]);
+            let [got] = got.as_slice() else {
+                panic!("{}: one verdict expected", c.what)
+            };
+            match (&c.want, got) {
+                (None, Ok(_)) => {}
+                (Some((kind, class, text)), Err(r)) => {
+                    assert_eq!(r.kind, *kind, "{}", c.what);
+                    assert_eq!(r.class, *class, "{}", c.what);
+                    assert!(
+                        r.message.contains(text),
+                        "{}: {:?} lacks {:?}",
+                        c.what,
+                        r.message,
+                        text
+                    );
+                    kinds_seen.insert(*kind);
+                }
+                (want, got) => panic!("{}: want {want:?}, got {got:?}", c.what),
+            }
+        }
+        for k in ReasonKind::ALL {
+            assert!(kinds_seen.contains(&k), "no case for {k:?}");
+        }
+    }
+
+    #[test]
+    fn slot_sentence_names_instance_type() {
+        let mut s = ClusterState::new(20, "r");
+        s.apply_node(node("n1").instance_type_with("ecs.g7.large", 3, 10).build());
+        for i in 0..20 {
+            s.apply_pod(pod(&format!("p{i}")).on("n1").build());
+        }
+        let v = filter(&s, &pod("x").build(), [("n1", None)]);
+        let Some(Err(r)) = v.first() else {
+            panic!("expected rejection")
+        };
+        assert_eq!(
+            r.message,
+            "node n1 has 0 of 20 pod IPs free (ecs.g7.large: 2 ENIs x 10 IPs; 20 in use, 0 reserved)"
+        );
+    }
+
+    #[test]
+    fn quota_counts_pending_and_reserved() {
+        // 10 allocated (8 + eip-free + eip-busy), 8 pods on nodes awaiting allocation,
+        // 1 reservation: 19 < 20 fits; one more reservation reaches 20.
+        let mut s = world(8, false);
+        for i in 0..8 {
+            s.apply_pod(pod(&format!("e{i}")).with_eip().on("n1").build());
+        }
+        assert_eq!(
+            s.reserve("uid-r1", "n1", true, true),
+            crate::state::ReserveOutcome::Reserved
+        );
+        assert!(region_check(&s, &pod("x").with_eip().build()).is_none());
+        s.reserve("uid-r2", "n1", true, true);
+        let r = region_check(&s, &pod("x").with_eip().build()).expect("quota reached");
+        assert_eq!(r.kind, ReasonKind::QuotaReached);
+        assert!(
+            r.message
+                .contains("20 of 20 allocated (10 allocated, 10 approved"),
+            "{}",
+            r.message
+        );
+        // an allocation id annotated on a pod but not yet in the cloud view still counts once
+        s.release("uid-r2");
+        s.apply_pod(pod("e0").with_eip().on("n1").allocated("eip-new").build());
+        assert_eq!(s.allocated_eips(), Some(11));
+        assert_eq!(s.approved_unallocated(), 8);
+    }
+
+    #[test]
+    fn spread_and_binpack_use_whole_range() {
+        let verdicts: Vec<NodeVerdict> = vec![
+            Ok(1),
+            Ok(11),
+            Ok(6),
+            Err(Rejection::new(
+                Class::Resolvable,
+                ReasonKind::NodeFull,
+                String::new(),
+            )),
+        ];
+        let p = pod("p").build();
+        assert_eq!(
+            prioritize(Scoring::Spread, &verdicts, &p),
+            vec![0, 10, 5, 0]
+        );
+        assert_eq!(
+            prioritize(Scoring::Binpack, &verdicts, &p),
+            vec![10, 0, 5, 0]
+        );
+        assert_eq!(
+            prioritize(Scoring::Spread, &[Ok(3), Ok(3)], &p),
+            vec![10, 10]
+        );
+        assert_eq!(
+            prioritize(
+                Scoring::Spread,
+                &[Ok(3), Ok(4)],
+                &pod("h").host_network().build()
+            ),
+            vec![0, 0]
+        );
+    }
+
+    #[test]
+    fn preempt_keeps_only_nodes_victims_can_fix() {
+        let s = world(0, false);
+        let p = pod("p").build();
+        let cands = [
+            Candidate {
+                node: "full",
+                victims_free_slot: vec![true],
+            },
+            Candidate {
+                node: "full",
+                victims_free_slot: vec![false],
+            },
+            Candidate {
+                node: "unknown",
+                victims_free_slot: vec![true],
+            },
+            Candidate {
+                node: "n1",
+                victims_free_slot: vec![false],
+            },
+            Candidate {
+                node: "inb",
+                victims_free_slot: vec![true],
+            },
+            Candidate {
+                node: "n1",
+                victims_free_slot: vec![],
+            },
+        ];
+        assert_eq!(
+            preempt(&s, &p, &cands),
+            vec![true, false, false, true, true, false]
+        );
+        let q = world(20, false);
+        assert_eq!(
+            preempt(&q, &pod("e").with_eip().build(), &cands),
+            vec![false; 6]
+        );
+    }
+}

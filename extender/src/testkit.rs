@@ -1,0 +1,148 @@
+//! Fixture builders that read like sentences, for tests and benchmarks:
+//! `node("n1").instance_type("ecs.g7.large").max_ips(20)` and
+//! `pod("web-0").with_eip().on("n1")`.
+
+use crate::state::{Capacity, CapacitySource, EipNeed, NodeFacts, PodFacts};
+
+/// Start a node with unknown capacity, ready, not cordoned.
+pub fn node(name: &str) -> NodeBuilder {
+    NodeBuilder(NodeFacts {
+        name: name.to_string(),
+        instance_type: None,
+        zone: None,
+        capacity: Capacity::Unknown(format!(
+            "node {name} has no max-available-ip annotation and no instance type label"
+        )),
+        unschedulable: false,
+        ready: true,
+    })
+}
+
+/// Builder for [`NodeFacts`].
+#[derive(Debug, Clone)]
+pub struct NodeBuilder(NodeFacts);
+
+impl NodeBuilder {
+    /// Set the instance type and take the capacity from `(enis - 1) * ips`.
+    pub fn instance_type_with(mut self, it: &str, enis: u32, ips: u32) -> Self {
+        self.0.instance_type = Some(it.to_string());
+        self.0.capacity = Capacity::Known {
+            slots: enis.saturating_sub(1) * ips,
+            source: CapacitySource::InstanceType {
+                instance_type: it.to_string(),
+                pod_enis: enis.saturating_sub(1),
+                ips_per_eni: ips,
+            },
+        };
+        self
+    }
+    /// Set the instance type label only.
+    pub fn instance_type(mut self, it: &str) -> Self {
+        self.0.instance_type = Some(it.to_string());
+        self
+    }
+    /// Capacity published by the agent.
+    pub fn max_ips(mut self, n: u32) -> Self {
+        self.0.capacity = Capacity::Known {
+            slots: n,
+            source: CapacitySource::Annotation,
+        };
+        self
+    }
+    /// Zone label.
+    pub fn zone(mut self, z: &str) -> Self {
+        self.0.zone = Some(z.to_string());
+        self
+    }
+    /// Cordoned.
+    pub fn cordoned(mut self) -> Self {
+        self.0.unschedulable = true;
+        self
+    }
+    /// The facts.
+    pub fn build(self) -> NodeFacts {
+        self.0
+    }
+}
+
+impl From<NodeBuilder> for NodeFacts {
+    fn from(b: NodeBuilder) -> Self {
+        b.0
+    }
+}
+
+/// Start a pod in `default` with a uid derived from the name, not on a node.
+pub fn pod(name: &str) -> PodBuilder {
+    PodBuilder(PodFacts {
+        uid: format!("uid-{name}"),
+        namespace: "default".to_string(),
+        name: name.to_string(),
+        node: None,
+        host_network: false,
+        terminal: false,
+        eip: EipNeed::None,
+        allocated_eip: None,
+    })
+}
+
+/// Builder for [`PodFacts`].
+#[derive(Debug, Clone)]
+pub struct PodBuilder(PodFacts);
+
+impl PodBuilder {
+    /// Ask for a new EIP.
+    pub fn with_eip(mut self) -> Self {
+        self.0.eip = EipNeed::Auto;
+        self
+    }
+    /// Ask for an existing EIP.
+    pub fn named_eip(mut self, id: &str) -> Self {
+        self.0.eip = EipNeed::Named(id.into());
+        self
+    }
+    /// Invalid EIP annotations.
+    pub fn invalid_eip(mut self, why: &str) -> Self {
+        self.0.eip = EipNeed::Invalid(why.into());
+        self
+    }
+    /// On a node.
+    pub fn on(mut self, node: &str) -> Self {
+        self.0.node = Some(node.to_string());
+        self
+    }
+    /// Host network.
+    pub fn host_network(mut self) -> Self {
+        self.0.host_network = true;
+        self
+    }
+    /// Succeeded or Failed.
+    pub fn terminal(mut self) -> Self {
+        self.0.terminal = true;
+        self
+    }
+    /// EIP already allocated by the agent.
+    pub fn allocated(mut self, id: &str) -> Self {
+        self.0.allocated_eip = Some(id.to_string());
+        self
+    }
+    /// Namespace.
+    pub fn ns(mut self, ns: &str) -> Self {
+        self.0.namespace = ns.to_string();
+        self
+    }
+    /// Explicit uid.
+    pub fn uid(mut self, uid: &str) -> Self {
+        self.0.uid = uid.to_string();
+        self
+    }
+    /// The facts.
+    pub fn build(self) -> PodFacts {
+        self.0
+    }
+}
+
+impl From<PodBuilder> for PodFacts {
+    fn from(b: PodBuilder) -> Self {
+        b.0
+    }
+}
