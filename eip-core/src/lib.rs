@@ -12,6 +12,7 @@
 
 pub mod annotations;
 mod error;
+pub mod extender;
 pub mod names;
 
 pub use error::Error;
