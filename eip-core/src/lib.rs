@@ -11,6 +11,7 @@
 //! * [`extender`]: kube-scheduler extender wire types and the `extenders` config entry.
 
 pub mod annotations;
+pub mod capacity;
 pub mod eni_config;
 mod error;
 pub mod extender;
