@@ -6,9 +6,15 @@
 //! `pods/binding` calls made under a per-node guard with reservations so concurrent binds
 //! never over-commit, and operational endpoints (health, readiness, metrics, debug state).
 
+pub mod bind;
+mod core_gap;
 pub mod decide;
 pub mod error;
+pub mod facts;
+pub mod http;
+pub mod metrics;
 pub mod state;
 pub mod testkit;
+pub mod wire;
 
 pub use error::Error;

@@ -146,3 +146,106 @@ impl From<PodBuilder> for PodFacts {
         b.0
     }
 }
+
+/// A [`crate::bind::Binder`] that keeps bindings in memory, answers a second binding of
+/// the same pod with 409 as the API server does, and can be slowed down or made to fail.
+#[derive(Debug, Default)]
+pub struct FakeBinder {
+    /// `namespace/name` -> node, for pods bound through this fake.
+    pub bound: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Pods `get_pod` knows (keyed `namespace/name`).
+    pub pods: std::sync::Mutex<std::collections::HashMap<String, PodFacts>>,
+    /// Delay inside each binding call (to make concurrent binds interleave).
+    pub delay: std::time::Duration,
+    /// When set, every binding call fails with this.
+    pub fail_with: std::sync::Mutex<Option<crate::bind::BindError>>,
+    /// Binding calls made.
+    pub calls: std::sync::atomic::AtomicUsize,
+}
+
+impl FakeBinder {
+    /// A fake whose binding calls take `delay`.
+    pub fn with_delay(delay: std::time::Duration) -> Self {
+        Self {
+            delay,
+            ..Self::default()
+        }
+    }
+
+    /// Node a pod was bound to.
+    pub fn node_of(&self, namespace: &str, name: &str) -> Option<String> {
+        self.bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
+    }
+
+    /// How many pods are bound.
+    pub fn bound_count(&self) -> usize {
+        self.bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::bind::Binder for FakeBinder {
+    async fn bind(
+        &self,
+        namespace: &str,
+        name: &str,
+        _uid: &str,
+        node: &str,
+    ) -> Result<(), crate::bind::BindError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if let Some(e) = self
+            .fail_with
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+        {
+            return Err(e);
+        }
+        let mut bound = self
+            .bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = format!("{namespace}/{name}");
+        if let Some(on) = bound.get(&key) {
+            return Err(crate::bind::BindError::Conflict(format!(
+                "pod {name} is already assigned to node \"{on}\""
+            )));
+        }
+        bound.insert(key, node.to_string());
+        Ok(())
+    }
+
+    async fn get_pod(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<PodFacts>, crate::bind::BindError> {
+        let key = format!("{namespace}/{name}");
+        let node = self
+            .bound
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let pods = self
+            .pods
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(pods.get(&key).cloned().map(|mut p| {
+            if node.is_some() {
+                p.node = node;
+            }
+            p
+        }))
+    }
+}

@@ -1,0 +1,521 @@
+//! The actix-web adapter: scheduler verbs under a configurable prefix, and the operational
+//! endpoints. Handlers parse, take the view's read lock for the pure decision, and
+//! answer; semantic failures of filter and bind are answered 200 with `Error` (the
+//! scheduler ignores the body of any other status).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use eip_core::extender::{
+    ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult,
+    ExtenderPreemptionArgs, ExtenderPreemptionResult, HostPriority, MAX_EXTENDER_PRIORITY,
+    MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims, NodeList, RawNode, node_name,
+};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::bind::{BindCoordinator, BindOutcome};
+use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
+use crate::facts;
+use crate::metrics::Metrics;
+use crate::state::{ClusterState, NodeFacts, PodFacts};
+use crate::wire::NodeLite;
+
+/// Request bodies above this are refused: room for 5,000 full Node objects of ~12 KiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Readiness: caches synced and, with leader election, holding the lease.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    /// Every watch has listed once.
+    pub synced: AtomicBool,
+    /// Leader election is on.
+    pub leader_election: AtomicBool,
+    /// Holding the lease.
+    pub leader: AtomicBool,
+}
+
+impl Readiness {
+    /// Ready to serve the scheduler; `Err` says why not.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if !self.synced.load(Ordering::Acquire) {
+            return Err("eip-extender has not synced its caches yet; retry shortly");
+        }
+        if self.leader_election.load(Ordering::Acquire) && !self.leader.load(Ordering::Acquire) {
+            return Err("this eip-extender replica is not the leader");
+        }
+        Ok(())
+    }
+
+    /// Whether caches have synced (the scheduler verbs need only that).
+    pub fn synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The view.
+    pub state: Arc<RwLock<ClusterState>>,
+    /// Binds; `None` when bind is not offered.
+    pub binder: Option<Arc<BindCoordinator>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Readiness.
+    pub ready: Arc<Readiness>,
+    /// Prioritize strategy.
+    pub scoring: Scoring,
+    /// Body limit in bytes.
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// Handlers' state over this view, with default limits.
+    pub fn new(
+        state: Arc<RwLock<ClusterState>>,
+        binder: Option<Arc<BindCoordinator>>,
+        ready: Arc<Readiness>,
+        scoring: Scoring,
+    ) -> Self {
+        Self {
+            state,
+            binder,
+            metrics: Arc::new(Metrics::new()),
+            ready,
+            scoring,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// A parsed filter/prioritize request.
+struct Parsed {
+    pod: PodFacts,
+    mode: Mode,
+}
+
+enum Mode {
+    Names(Vec<String>),
+    Nodes(Vec<(String, Option<NodeFacts>, RawNode)>),
+}
+
+impl Mode {
+    fn len(&self) -> usize {
+        match self {
+            Mode::Names(n) => n.len(),
+            Mode::Nodes(n) => n.len(),
+        }
+    }
+}
+
+fn pod_facts(pod: &Pod, verb: &str) -> Result<PodFacts, String> {
+    if pod.metadata.name.is_none() && pod.metadata.uid.is_none() {
+        return Err(format!(
+            "{verb} request has no Pod; eip-extender cannot judge nodes without it"
+        ));
+    }
+    facts::pod_from_object(pod).ok_or_else(|| format!("{verb} request's Pod has no metadata.uid"))
+}
+
+impl AppState {
+    fn parse_args(&self, body: &[u8], verb: &str) -> Result<Parsed, String> {
+        let args: ExtenderArgs =
+            serde_json::from_slice(body).map_err(|e| format!("malformed {verb} request: {e}"))?;
+        let pod = pod_facts(&args.pod, verb)?;
+        let mode = match (args.nodes, args.node_names) {
+            (Some(_), Some(_)) => {
+                return Err(format!(
+                    "{verb} request carries both Nodes and NodeNames; set nodeCacheCapable consistently in the scheduler configuration"
+                ));
+            }
+            (None, None) => {
+                return Err(format!(
+                    "{verb} request carries neither Nodes nor NodeNames; check nodeCacheCapable in the scheduler configuration"
+                ));
+            }
+            (None, Some(names)) => Mode::Names(names),
+            (Some(list), None) => {
+                let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+                let mut out = Vec::with_capacity(list.items.len());
+                for (i, raw) in list.items.into_iter().enumerate() {
+                    let Some(name) = node_name(&raw).map(|n| n.into_owned()) else {
+                        return Err(format!(
+                            "{verb} request's Nodes item {i} has no metadata.name"
+                        ));
+                    };
+                    let known = st.node(&name).is_some_and(|e| e.facts.is_some());
+                    let facts = if known {
+                        None
+                    } else {
+                        let lite: NodeLite = serde_json::from_str(raw.get()).map_err(|e| {
+                            format!("{verb} request's node {name} is malformed: {e}")
+                        })?;
+                        Some(facts::node_from_request(&lite))
+                    };
+                    out.push((name, facts, raw));
+                }
+                Mode::Nodes(out)
+            }
+        };
+        Ok(Parsed { pod, mode })
+    }
+
+    fn verdicts(&self, st: &ClusterState, p: &Parsed) -> Vec<NodeVerdict> {
+        match &p.mode {
+            Mode::Names(names) => {
+                decide::filter(st, &p.pod, names.iter().map(|n| (n.as_str(), None)))
+            }
+            Mode::Nodes(nodes) => decide::filter(
+                st,
+                &p.pod,
+                nodes.iter().map(|(n, f, _)| (n.as_str(), f.as_ref())),
+            ),
+        }
+    }
+
+    /// The whole filter call on a body: what the handler answers (always HTTP 200).
+    pub fn filter_body(&self, body: &[u8]) -> ExtenderFilterResult {
+        let parsed = match self.parse_args(body, "filter") {
+            Ok(p) => p,
+            Err(e) => return ExtenderFilterResult::error(e),
+        };
+        if let Err(why) = self.synced() {
+            return ExtenderFilterResult::error(why);
+        }
+        let verdicts = {
+            let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            self.verdicts(&st, &parsed)
+        };
+        let mut failed = BTreeMap::new();
+        let mut unresolvable = BTreeMap::new();
+        let mut counts = [0u64; ReasonKind::ALL.len()];
+        let n = parsed.mode.len();
+        let mut fail = |name: String, r: decide::Rejection| {
+            if let Some(i) = ReasonKind::ALL.iter().position(|k| *k == r.kind)
+                && let Some(c) = counts.get_mut(i)
+            {
+                *c += 1;
+            }
+            match r.class {
+                Class::Resolvable => failed.insert(name, r.message),
+                Class::Unresolvable => unresolvable.insert(name, r.message),
+            };
+        };
+        let (nodes, node_names) = match parsed.mode {
+            Mode::Names(names) => {
+                let mut pass = Vec::with_capacity(n);
+                for (name, v) in names.into_iter().zip(verdicts) {
+                    match v {
+                        Ok(_) => pass.push(name),
+                        Err(r) => fail(name, r),
+                    }
+                }
+                (None, Some(pass))
+            }
+            Mode::Nodes(items) => {
+                let mut pass = Vec::with_capacity(n);
+                for ((name, _, raw), v) in items.into_iter().zip(verdicts) {
+                    match v {
+                        Ok(_) => pass.push(raw),
+                        Err(r) => fail(name, r),
+                    }
+                }
+                (Some(NodeList::new(pass)), None)
+            }
+        };
+        for (k, c) in ReasonKind::ALL.iter().zip(counts) {
+            if c > 0 {
+                self.metrics.rejected_many(*k, c);
+            }
+        }
+        ExtenderFilterResult {
+            nodes,
+            node_names,
+            failed_nodes: failed,
+            failed_and_unresolvable_nodes: unresolvable,
+            error: String::new(),
+        }
+    }
+
+    /// The prioritize call on a body.
+    pub fn prioritize_body(&self, body: &[u8]) -> Result<Vec<HostPriority>, (StatusCode, String)> {
+        let parsed = self
+            .parse_args(body, "prioritize")
+            .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+        self.synced()
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        let verdicts = {
+            let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            self.verdicts(&st, &parsed)
+        };
+        let scores = decide::prioritize(self.scoring, &verdicts, &parsed.pod);
+        let names: Vec<String> = match parsed.mode {
+            Mode::Names(n) => n,
+            Mode::Nodes(n) => n.into_iter().map(|(name, _, _)| name).collect(),
+        };
+        Ok(names
+            .into_iter()
+            .zip(scores)
+            .map(|(host, score)| HostPriority {
+                host,
+                score: score.clamp(MIN_EXTENDER_PRIORITY, MAX_EXTENDER_PRIORITY),
+            })
+            .collect())
+    }
+
+    /// The preempt call on a body.
+    pub fn preempt_body(
+        &self,
+        body: &[u8],
+    ) -> Result<ExtenderPreemptionResult, (StatusCode, String)> {
+        let bad = |e: String| (StatusCode::BAD_REQUEST, e);
+        let args: ExtenderPreemptionArgs = serde_json::from_slice(body)
+            .map_err(|e| bad(format!("malformed preempt request: {e}")))?;
+        let pod = pod_facts(&args.pod, "preempt").map_err(bad)?;
+        self.synced()
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        // (node, victims as MetaVictims, per-victim frees-a-slot)
+        let mut rows: Vec<(String, MetaVictims, Vec<bool>)> = Vec::new();
+        match (args.node_name_to_victims, args.node_name_to_meta_victims) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "preempt request carries both NodeNameToVictims and NodeNameToMetaVictims"
+                        .to_string(),
+                ));
+            }
+            (None, None) => {
+                return Err(bad(
+                    "preempt request carries neither NodeNameToVictims nor NodeNameToMetaVictims"
+                        .to_string(),
+                ));
+            }
+            (Some(full), None) => {
+                for (node, v) in full {
+                    let mut frees = Vec::with_capacity(v.pods.len());
+                    let mut metas = Vec::with_capacity(v.pods.len());
+                    for p in &v.pods {
+                        let uid = p.metadata.uid.clone().unwrap_or_default();
+                        let f = facts::pod_from_object(p);
+                        frees.push(f.is_some_and(|f| !f.host_network && !f.terminal));
+                        metas.push(MetaPod { uid });
+                    }
+                    rows.push((
+                        node,
+                        MetaVictims {
+                            pods: metas,
+                            num_pdb_violations: v.num_pdb_violations,
+                        },
+                        frees,
+                    ));
+                }
+            }
+            (None, Some(meta)) => {
+                for (node, v) in meta {
+                    let frees = v
+                        .pods
+                        .iter()
+                        .map(|p| st.pod_frees_slot_on(&p.uid, &node))
+                        .collect();
+                    rows.push((node, v, frees));
+                }
+            }
+        }
+        let candidates: Vec<Candidate<'_>> = rows
+            .iter()
+            .map(|(node, _, frees)| Candidate {
+                node: node.as_str(),
+                victims_free_slot: frees.clone(),
+            })
+            .collect();
+        let keep = decide::preempt(&st, &pod, &candidates);
+        drop(candidates);
+        let kept: BTreeMap<String, MetaVictims> = rows
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|((node, v, _), _)| (node, v))
+            .collect();
+        Ok(ExtenderPreemptionResult {
+            node_name_to_meta_victims: Some(kept),
+        })
+    }
+
+    fn synced(&self) -> Result<(), &'static str> {
+        if self.ready.synced() {
+            Ok(())
+        } else {
+            Err("eip-extender has not synced its caches yet; retry shortly")
+        }
+    }
+}
+
+/// Read a body up to `limit` bytes; `Err` with a sentence when it is larger or broken.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, String> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| format!("failed to read request body: {e}"))?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(format!(
+                "request body exceeds the {} MiB limit of eip-extender",
+                limit / (1024 * 1024)
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
+    match serde_json::to_vec(v) {
+        Ok(b) => HttpResponse::build(status)
+            .content_type("application/json")
+            .body(b),
+        Err(e) => {
+            HttpResponse::InternalServerError().body(format!("failed to encode response: {e}"))
+        }
+    }
+}
+
+async fn filter(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    let t = Instant::now();
+    let out = match read_body(payload, app.body_limit).await {
+        Ok(body) => app.filter_body(&body),
+        Err(e) => ExtenderFilterResult::error(e),
+    };
+    if !out.error.is_empty() {
+        tracing::warn!(verb = "filter", error = %out.error, "filter refused");
+    }
+    app.metrics
+        .observe("filter", out.error.is_empty(), t.elapsed().as_secs_f64());
+    json(StatusCode::OK, &out)
+}
+
+async fn prioritize(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    let t = Instant::now();
+    let out = match read_body(payload, app.body_limit).await {
+        Ok(body) => app.prioritize_body(&body),
+        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
+    };
+    app.metrics
+        .observe("prioritize", out.is_ok(), t.elapsed().as_secs_f64());
+    match out {
+        Ok(list) => json(StatusCode::OK, &list),
+        Err((status, msg)) => {
+            tracing::warn!(verb = "prioritize", error = %msg, "prioritize refused");
+            HttpResponse::build(status).body(msg)
+        }
+    }
+}
+
+async fn preempt(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    let t = Instant::now();
+    let out = match read_body(payload, app.body_limit).await {
+        Ok(body) => app.preempt_body(&body),
+        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
+    };
+    app.metrics
+        .observe("preempt", out.is_ok(), t.elapsed().as_secs_f64());
+    match out {
+        Ok(r) => json(StatusCode::OK, &r),
+        Err((status, msg)) => {
+            tracing::warn!(verb = "preempt", error = %msg, "preempt refused");
+            HttpResponse::build(status).body(msg)
+        }
+    }
+}
+
+async fn bind(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+    let t = Instant::now();
+    let error = match read_body(payload, app.body_limit).await {
+        Err(e) => e,
+        Ok(body) => match serde_json::from_slice::<ExtenderBindingArgs>(&body) {
+            Err(e) => format!("malformed bind request: {e}"),
+            Ok(args) => match (&app.binder, app.synced()) {
+                (None, _) => "bind is not enabled on this eip-extender; remove bindVerb from the scheduler configuration".to_string(),
+                (_, Err(e)) => e.to_string(),
+                (Some(b), Ok(())) => {
+                    let outcome = b
+                        .bind(&args.pod_namespace, &args.pod_name, &args.pod_uid, &args.node)
+                        .await;
+                    if let BindOutcome::Rejected(r) = &outcome {
+                        app.metrics.rejected(r.kind);
+                    }
+                    tracing::info!(
+                        pod = %format!("{}/{}", args.pod_namespace, args.pod_name),
+                        node = %args.node,
+                        outcome = ?outcome,
+                        "bind"
+                    );
+                    outcome.error_text()
+                }
+            },
+        },
+    };
+    app.metrics
+        .observe("bind", error.is_empty(), t.elapsed().as_secs_f64());
+    json(StatusCode::OK, &ExtenderBindingResult { error })
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(app: web::Data<AppState>) -> HttpResponse {
+    match app.ready.check() {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ok"),
+        Err(why) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(why),
+    }
+}
+
+async fn metrics(app: web::Data<AppState>) -> HttpResponse {
+    let text = {
+        let st = app.state.read().unwrap_or_else(PoisonError::into_inner);
+        app.metrics.render(&st)
+    };
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text)
+}
+
+async fn debug_state(app: web::Data<AppState>) -> HttpResponse {
+    let snap = {
+        let st = app.state.read().unwrap_or_else(PoisonError::into_inner);
+        st.snapshot()
+    };
+    json(StatusCode::OK, &snap)
+}
+
+async fn version() -> HttpResponse {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "name": env!("CARGO_PKG_NAME"),
+            "version": env!("CARGO_PKG_VERSION"),
+        }),
+    )
+}
+
+/// Mount every route: the verbs under `prefix` (e.g. `""` or `/scheduler`), the
+/// operational endpoints at the root.
+pub fn configure(prefix: &str) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
+    let prefix = prefix.trim_end_matches('/').to_string();
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.route(&format!("{prefix}/filter"), web::post().to(filter))
+            .route(&format!("{prefix}/prioritize"), web::post().to(prioritize))
+            .route(&format!("{prefix}/bind"), web::post().to(bind))
+            .route(&format!("{prefix}/preempt"), web::post().to(preempt))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics))
+            .route("/debug/state", web::get().to(debug_state))
+            .route("/version", web::get().to(version));
+    }
+}
