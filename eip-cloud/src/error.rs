@@ -214,6 +214,14 @@ pub enum Error {
         /// The last status seen, or the last describe error.
         last_seen: String,
     },
+    /// The EIP disappeared while a waiter expected it to reach a state.
+    #[error("EIP {allocation_id} no longer exists (was waiting for {target})")]
+    EipGone {
+        /// The EIP.
+        allocation_id: String,
+        /// The target it was waited for.
+        target: String,
+    },
 }
 
 impl Error {
