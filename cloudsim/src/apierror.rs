@@ -1,0 +1,117 @@
+//! The error an emulated API call returns: HTTP status, `Code` and `Message`, rendered by
+//! the server into the real body (`RequestId`, `HostId`, `Code`, `Message`, `Recommend`).
+
+use serde::{Deserialize, Serialize};
+
+/// An OpenAPI error as the real gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code} ({status}): {message}")]
+pub struct ApiError {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Code` field, e.g. `InvalidAllocationId.NotFound`.
+    pub code: String,
+    /// The `Message` field.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with an arbitrary status, code and message.
+    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `Missing{Param}`: a required parameter is absent.
+    pub fn missing(param: &str) -> Self {
+        Self::new(
+            400,
+            format!("Missing{param}"),
+            format!("{param} is mandatory for this action."),
+        )
+    }
+
+    /// `InvalidParameter` naming the offending parameter.
+    pub fn invalid(param: &str, detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("Specified value of \"{param}\" is not valid. {detail}"),
+        )
+    }
+
+    /// `InvalidApi.NotFound` (404).
+    pub fn api_not_found() -> Self {
+        Self::new(
+            404,
+            "InvalidApi.NotFound",
+            "Specified api is not found, please check your url and method.",
+        )
+    }
+
+    /// `InvalidAllocationId.NotFound` (404).
+    pub fn allocation_not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            "InvalidAllocationId.NotFound",
+            format!("Specified allocation ID {id} is not found"),
+        )
+    }
+
+    /// `IncorrectEipStatus` (400).
+    pub fn incorrect_eip_status() -> Self {
+        Self::new(
+            400,
+            "IncorrectEipStatus",
+            "Current elastic IP status does not support this operation.",
+        )
+    }
+
+    /// `InvalidEniId.NotFound` (404).
+    pub fn eni_not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            "InvalidEniId.NotFound",
+            format!("The specified network interface {id} does not exist."),
+        )
+    }
+
+    /// `InvalidInstanceId.NotFound` (404).
+    pub fn instance_not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            "InvalidInstanceId.NotFound",
+            format!("The specified instance {id} does not exist."),
+        )
+    }
+
+    /// `InternalError` (500).
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error.",
+        )
+    }
+
+    /// `ServiceUnavailable` (503).
+    pub fn unavailable() -> Self {
+        Self::new(
+            503,
+            "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server.",
+        )
+    }
+
+    /// `Throttling.User` (400).
+    pub fn throttled() -> Self {
+        Self::new(
+            400,
+            "Throttling.User",
+            "Request was denied due to user flow control.",
+        )
+    }
+}
