@@ -16,5 +16,6 @@ pub mod eni_config;
 mod error;
 pub mod extender;
 pub mod names;
+pub mod podeip;
 
 pub use error::Error;
