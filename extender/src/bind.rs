@@ -14,7 +14,7 @@ use kube::core::ObjectMeta;
 
 use crate::decide::{self, Rejection};
 use crate::facts;
-use crate::state::{ClusterState, EipNeed, PodFacts, ReserveOutcome};
+use crate::state::{ClusterState, PodFacts, ReserveOutcome};
 
 /// Why the API refused or failed a binding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +229,7 @@ impl BindCoordinator {
             if let Err(r) = decide::node_check(&st, &pod, node, None, st.node(node)) {
                 return BindOutcome::Rejected(r);
             }
-            let eip_unit = st.switches.eip_enabled && pod.eip == EipNeed::Auto;
+            let eip_unit = decide::needs_quota_unit(&st, &pod);
             if st.reserve(&uid, node, !pod.host_network, eip_unit) == ReserveOutcome::AlreadyThere {
                 return BindOutcome::AlreadyBound;
             }

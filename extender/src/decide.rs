@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::{Capacity, ClusterState, EipNeed, NodeEntry, NodeFacts, PodFacts};
+use eip_core::capacity::{self, EipDemand, NamedEipState, NodeView, PodDemand, RegionView, Victim};
+
+use crate::state::{ClusterState, EipNeed, NodeEntry, NodeFacts, PodFacts};
 
 /// Whether preemption could fix a rejection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +36,19 @@ pub enum ReasonKind {
     NamedEipMissing,
     /// The named EIP is bound elsewhere and robbing is off.
     NamedEipInUse,
+    /// The named EIP is in a transition.
+    NamedEipBusy,
     /// The pod's EIP annotations are invalid.
     InvalidAnnotations,
     /// The pod asks for an EIP but uses the host network.
     HostNetworkEip,
+    /// The pod asks for an EIP but the feature is off in eni-config.
+    EipDisabled,
 }
 
 impl ReasonKind {
     /// Every kind, for metric pre-registration and tests.
-    pub const ALL: [ReasonKind; 10] = [
+    pub const ALL: [ReasonKind; 12] = [
         ReasonKind::NodeFull,
         ReasonKind::ZoneExhausted,
         ReasonKind::CapacityUnknown,
@@ -51,8 +57,10 @@ impl ReasonKind {
         ReasonKind::CloudViewMissing,
         ReasonKind::NamedEipMissing,
         ReasonKind::NamedEipInUse,
+        ReasonKind::NamedEipBusy,
         ReasonKind::InvalidAnnotations,
         ReasonKind::HostNetworkEip,
+        ReasonKind::EipDisabled,
     ];
 
     /// Stable snake_case label.
@@ -66,8 +74,10 @@ impl ReasonKind {
             ReasonKind::CloudViewMissing => "cloud_view_missing",
             ReasonKind::NamedEipMissing => "named_eip_missing",
             ReasonKind::NamedEipInUse => "named_eip_in_use",
+            ReasonKind::NamedEipBusy => "named_eip_busy",
             ReasonKind::InvalidAnnotations => "invalid_annotations",
             ReasonKind::HostNetworkEip => "host_network_eip",
+            ReasonKind::EipDisabled => "eip_disabled",
         }
     }
 }
@@ -91,6 +101,28 @@ impl Rejection {
             message,
         }
     }
+
+    /// From eip-core's capacity-model verdict.
+    fn from_core(r: &capacity::Rejection<'_>) -> Self {
+        use capacity::Rejection as R;
+        let kind = match r {
+            R::EipDisabled => ReasonKind::EipDisabled,
+            R::HostNetworkEip => ReasonKind::HostNetworkEip,
+            R::QuotaReached { .. } => ReasonKind::QuotaReached,
+            R::NamedEipMissing { .. } => ReasonKind::NamedEipMissing,
+            R::NamedEipInUse { .. } => ReasonKind::NamedEipInUse,
+            R::NamedEipBusy { .. } => ReasonKind::NamedEipBusy,
+            R::UnknownCapacity { .. } => ReasonKind::CapacityUnknown,
+            R::NoFreeSlots { .. } => ReasonKind::NodeFull,
+            R::ZoneExhausted { .. } => ReasonKind::ZoneExhausted,
+        };
+        let class = if r.resolvable() {
+            Class::Resolvable
+        } else {
+            Class::Unresolvable
+        };
+        Self::new(class, kind, r.to_string())
+    }
 }
 
 /// How prioritize ranks nodes.
@@ -104,15 +136,67 @@ pub enum Scoring {
     Binpack,
 }
 
-/// Whether the pod needs the EIP checks (the feature is on and it asks for an EIP).
-fn wants_eip(state: &ClusterState, pod: &PodFacts) -> bool {
-    state.switches.eip_enabled && pod.eip != EipNeed::None
+/// The region as eip-core's capacity model sees it.
+fn region_view(state: &ClusterState) -> RegionView<'_> {
+    RegionView {
+        region: state
+            .cloud
+            .as_ref()
+            .map_or(state.region.as_str(), |c| c.region.as_str()),
+        eip_enabled: state.switches.eip_enabled,
+        allow_eip_rob: state.switches.allow_rob,
+        eip_quota: state.quota,
+        eips_allocated: state.allocated_eips().unwrap_or(0),
+        eips_pending: state.approved_unallocated(),
+    }
 }
 
-/// Checks that do not depend on the node: annotation validity, region quota, named EIP.
-/// A rejection here is unresolvable and applies to every node.
+/// What EIP the pod needs, resolved against the view. `None` for the EIP kinds that need
+/// the cloud view when it has not loaded.
+fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodFacts) -> Option<EipDemand<'a>> {
+    match &pod.eip {
+        EipNeed::None | EipNeed::Invalid(_) => Some(EipDemand::None),
+        EipNeed::Auto => {
+            if state.podeip(&pod.namespace, &pod.name).is_some() {
+                // an EIP kept for this namespace/name under a release strategy
+                return Some(EipDemand::Retained);
+            }
+            state.cloud.as_ref().map(|_| EipDemand::New)
+        }
+        EipNeed::Named(id) => {
+            let cloud = state.cloud.as_ref()?;
+            let st = match cloud.eips.get(id.as_ref()) {
+                None => NamedEipState::Missing,
+                Some(e) if e.status == "Available" => NamedEipState::Available,
+                Some(e) if e.status == "InUse" => {
+                    if state.podeip(&pod.namespace, &pod.name) == Some(id.as_ref()) {
+                        NamedEipState::BoundToThisPod
+                    } else {
+                        NamedEipState::BoundElsewhere {
+                            by: e.instance_id.as_deref().or(e.private_ip.as_deref()),
+                        }
+                    }
+                }
+                Some(e) => NamedEipState::Busy {
+                    status: e.status.as_str(),
+                },
+            };
+            Some(EipDemand::Named { id, state: st })
+        }
+    }
+}
+
+/// Whether a new EIP (a quota unit) is what the pod needs.
+pub fn needs_quota_unit(state: &ClusterState, pod: &PodFacts) -> bool {
+    state.switches.eip_enabled
+        && !pod.host_network
+        && matches!(eip_demand(state, pod), Some(EipDemand::New))
+}
+
+/// Checks that do not depend on the node: annotation validity, feature switch, region
+/// quota, named EIP. A rejection here is unresolvable and applies to every node.
 pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
-    if !wants_eip(state, pod) {
+    if pod.eip == EipNeed::None {
         return None;
     }
     let who = format!("{}/{}", pod.namespace, pod.name);
@@ -125,86 +209,70 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
             ),
         ));
     }
-    if pod.host_network {
-        return Some(Rejection::new(
-            Class::Unresolvable,
-            ReasonKind::HostNetworkEip,
-            format!(
-                "pod {who} uses hostNetwork, so it has no pod IP to carry an EIP; remove hostNetwork or the EIP annotations"
-            ),
-        ));
-    }
-    let Some(cloud) = state.cloud.as_ref() else {
-        return Some(Rejection::new(
-            Class::Unresolvable,
-            ReasonKind::CloudViewMissing,
-            format!(
-                "EIP inventory of region {} is not loaded yet (cloud view unavailable); the pod is retried once eip-extender reaches the cloud API",
-                state.region
-            ),
-        ));
-    };
-    match &pod.eip {
-        EipNeed::Auto => {
-            let allocated = state.allocated_eips().unwrap_or(0);
-            let pending = state.approved_unallocated();
-            let used = allocated.saturating_add(pending);
-            if used >= state.quota {
-                let detail = if pending > 0 {
-                    format!(" ({allocated} allocated, {pending} approved and awaiting allocation)")
-                } else {
-                    String::new()
-                };
-                return Some(Rejection::new(
-                    Class::Unresolvable,
-                    ReasonKind::QuotaReached,
-                    format!(
-                        "EIP quota reached in {}: {used} of {} allocated{detail}; raise eip_quota_instances_num or release EIPs",
-                        cloud.region, state.quota
-                    ),
-                ));
-            }
-            None
-        }
-        EipNeed::Named(id) => {
-            let Some(eip) = cloud.eips.get(id.as_ref()) else {
-                return Some(Rejection::new(
-                    Class::Unresolvable,
-                    ReasonKind::NamedEipMissing,
-                    format!(
-                        "EIP {id} named by pod {who} does not exist in {}; check the pod-eip-instanceid annotation",
-                        cloud.region
-                    ),
-                ));
+    let region = region_view(state);
+    let demand = match eip_demand(state, pod) {
+        Some(d) => d,
+        None => {
+            // the cloud view is needed; report the switch and host network first
+            let probe = PodDemand {
+                host_network: pod.host_network,
+                eip: EipDemand::Retained,
             };
-            if eip.status == "Available"
-                || state.podeip(&pod.namespace, &pod.name) == Some(id.as_ref())
-                || state.switches.allow_rob
-            {
-                return None;
+            if let Err(r) = capacity::check_pod(&probe, &region) {
+                return Some(Rejection::from_core(&r));
             }
-            let on = match (&eip.instance_id, &eip.private_ip) {
-                (Some(i), Some(ip)) => format!(" on {i} ({ip})"),
-                (Some(i), None) => format!(" on {i}"),
-                (None, Some(ip)) => format!(" on {ip}"),
-                (None, None) => String::new(),
-            };
-            Some(Rejection::new(
+            return Some(Rejection::new(
                 Class::Unresolvable,
-                ReasonKind::NamedEipInUse,
+                ReasonKind::CloudViewMissing,
                 format!(
-                    "EIP {id} named by pod {who} is {}{on}; unbind it, or set allow_eip_rob to \"true\" in eni-config to take it",
-                    eip.status
+                    "EIP inventory of region {} is not loaded yet (cloud view unavailable); the pod is retried once eip-extender reaches the cloud API",
+                    state.region
                 ),
-            ))
+            ));
         }
-        EipNeed::None | EipNeed::Invalid(_) => None,
+    };
+    let demand = PodDemand {
+        host_network: pod.host_network,
+        eip: demand,
+    };
+    capacity::check_pod(&demand, &region)
+        .err()
+        .map(|r| Rejection::from_core(&r))
+}
+
+fn node_view<'a>(
+    state: &'a ClusterState,
+    name: &'a str,
+    facts: &'a NodeFacts,
+    entry: Option<&NodeEntry>,
+) -> NodeView<'a> {
+    let zone = facts.zone.as_deref();
+    NodeView {
+        name,
+        instance_type: facts.instance_type.as_deref(),
+        capacity: facts.capacity,
+        used_slots: entry.map_or(0, |e| e.used),
+        reserved_slots: entry.map_or(0, |e| e.reserved),
+        zone,
+        zone_free_ips: zone
+            .and_then(|z| state.cloud.as_ref()?.zone_free_ips.get(z))
+            .map(|n| u32::try_from(*n).unwrap_or(u32::MAX)),
     }
 }
 
+fn unknown_node(name: &str) -> Rejection {
+    Rejection::new(
+        Class::Unresolvable,
+        ReasonKind::UnknownNode,
+        format!(
+            "node {name} is not known to eip-extender yet; the pod is retried when the node watch shows it"
+        ),
+    )
+}
+
 /// Node-level checks: capacity known, a free slot, a free IP in the zone. `facts` comes
-/// from the view, or from the request's Node object when the view lacks the node.
-/// Returns the free slots when the node fits.
+/// from the request's Node object when the view lacks the node, else from the view.
+/// Returns the free slots when the node fits (0 for host-network pods, which need none).
 pub fn node_check(
     state: &ClusterState,
     pod: &PodFacts,
@@ -216,48 +284,15 @@ pub fn node_check(
         return Ok(0);
     }
     let Some(facts) = facts.or_else(|| entry.and_then(|e| e.facts.as_ref())) else {
-        return Err(Rejection::new(
-            Class::Unresolvable,
-            ReasonKind::UnknownNode,
-            format!(
-                "node {name} is not known to eip-extender yet; the pod is retried when the node watch shows it"
-            ),
-        ));
+        return Err(unknown_node(name));
     };
-    let slots = match &facts.capacity {
-        Capacity::Known { slots, .. } => *slots,
-        Capacity::Unknown(why) => {
-            return Err(Rejection::new(
-                Class::Unresolvable,
-                ReasonKind::CapacityUnknown,
-                format!("node {name} pod IP capacity is unknown: {why}"),
-            ));
-        }
+    let view = node_view(state, name, facts, entry);
+    let demand = PodDemand {
+        host_network: false,
+        eip: EipDemand::None,
     };
-    let (used, reserved) = entry.map(|e| (e.used, e.reserved)).unwrap_or((0, 0));
-    let free = slots.saturating_sub(used.saturating_add(reserved));
-    if free == 0 {
-        return Err(Rejection::new(
-            Class::Resolvable,
-            ReasonKind::NodeFull,
-            format!(
-                "node {name} has 0 of {slots} pod IPs free ({}; {used} in use, {reserved} reserved)",
-                facts.capacity.explain()
-            ),
-        ));
-    }
-    if let (Some(zone), Some(cloud)) = (facts.zone.as_deref(), state.cloud.as_ref())
-        && cloud.zone_free_ips.get(zone) == Some(&0)
-    {
-        return Err(Rejection::new(
-            Class::Resolvable,
-            ReasonKind::ZoneExhausted,
-            format!(
-                "zone {zone} of node {name} has no free IPs in its vSwitches; add a vSwitch for {zone} to eni-config or free IPs in it"
-            ),
-        ));
-    }
-    Ok(free)
+    capacity::check_node(&demand, &view).map_err(|r| Rejection::from_core(&r))?;
+    Ok(view.free_slots().unwrap_or(0))
 }
 
 /// Verdict on one node.
@@ -311,8 +346,8 @@ pub fn prioritize(scoring: Scoring, verdicts: &[NodeVerdict], pod: &PodFacts) ->
         .collect()
 }
 
-/// One preemption candidate: a node and whether each proposed victim frees a pod IP slot
-/// there.
+/// One preemption candidate: a node and, per proposed victim, whether evicting it frees a
+/// pod IP slot there.
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
     /// Node name.
@@ -321,24 +356,38 @@ pub struct Candidate<'a> {
     pub victims_free_slot: Vec<bool>,
 }
 
-/// Which candidates to keep: nodes where the pod fits once the victims are gone. Nodes
-/// where nothing can help (quota, named EIP, unknown capacity) are dropped, as are all
-/// nodes when the region check fails.
+/// Which candidates to keep: nodes where the pod fits once the victims are gone (eip-core's
+/// `preemption_makes_room`). Nodes where nothing can help (unknown capacity or node) are
+/// dropped, and all nodes when a region check fails (quota, named EIP, switch).
 pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>]) -> Vec<bool> {
     if region_check(state, pod).is_some() {
         return vec![false; candidates.len()];
     }
+    let region = region_view(state);
+    let demand = PodDemand {
+        host_network: pod.host_network,
+        eip: eip_demand(state, pod).unwrap_or(EipDemand::None),
+    };
     candidates
         .iter()
         .map(|c| {
             if c.victims_free_slot.is_empty() {
                 return false;
             }
-            match node_check(state, pod, c.node, None, state.node(c.node)) {
-                Ok(_) => true,
-                Err(r) if r.class == Class::Resolvable => c.victims_free_slot.iter().any(|f| *f),
-                Err(_) => false,
-            }
+            let entry = state.node(c.node);
+            let Some(facts) = entry.and_then(|e| e.facts.as_ref()) else {
+                return false;
+            };
+            let view = node_view(state, c.node, facts, entry);
+            let victims: Vec<Victim> = c
+                .victims_free_slot
+                .iter()
+                .map(|f| Victim {
+                    uses_slot: *f,
+                    frees_eip_quota: false,
+                })
+                .collect();
+            capacity::preemption_makes_room(&demand, &region, &view, &victims)
         })
         .collect()
 }
@@ -374,7 +423,11 @@ mod tests {
         let mut eips: HashMap<String, EipFacts> = (0..allocated)
             .map(|i| eip(&format!("eip-alloc{i}"), "InUse"))
             .collect();
-        eips.extend([eip("eip-free", "Available"), eip("eip-busy", "InUse")]);
+        eips.extend([
+            eip("eip-free", "Available"),
+            eip("eip-busy", "InUse"),
+            eip("eip-moving", "Associating"),
+        ]);
         s.cloud = Some(CloudView {
             region: "cn-hangzhou".into(),
             eips,
@@ -435,7 +488,7 @@ mod tests {
                 want: Some((
                     ReasonKind::NodeFull,
                     Class::Resolvable,
-                    "node full has 0 of 2 pod IPs free (published by eip-agent; 2 in use, 0 reserved)",
+                    "node full has 0 of 2 pod IPs free (k8s.aliyun.com/max-available-ip = 2)",
                 )),
             },
             Case {
@@ -446,7 +499,7 @@ mod tests {
                 want: Some((
                     ReasonKind::ZoneExhausted,
                     Class::Resolvable,
-                    "zone b of node inb has no free IPs",
+                    "the vSwitches of zone b of node inb have no free IP",
                 )),
             },
             Case {
@@ -457,7 +510,7 @@ mod tests {
                 want: Some((
                     ReasonKind::CapacityUnknown,
                     Class::Unresolvable,
-                    "node unknown pod IP capacity is unknown",
+                    "node unknown has unknown pod IP capacity: no k8s.aliyun.com/max-available-ip annotation and no node.kubernetes.io/instance-type label; run eip-agent",
                 )),
             },
             Case {
@@ -479,7 +532,7 @@ mod tests {
                 want: Some((
                     ReasonKind::QuotaReached,
                     Class::Unresolvable,
-                    "EIP quota reached in cn-hangzhou: 22 of 20 allocated; raise eip_quota_instances_num or release EIPs",
+                    "EIP quota reached in cn-hangzhou: 23 of 20 allocated; raise eip_quota_instances_num or release EIPs",
                 )),
             },
             Case {
@@ -501,7 +554,7 @@ mod tests {
                 want: Some((
                     ReasonKind::NamedEipMissing,
                     Class::Unresolvable,
-                    "EIP eip-nope named by pod default/p does not exist in cn-hangzhou",
+                    "EIP eip-nope does not exist in cn-hangzhou; check the pod-eip-instanceid annotation",
                 )),
             },
             Case {
@@ -512,7 +565,7 @@ mod tests {
                 want: Some((
                     ReasonKind::NamedEipInUse,
                     Class::Unresolvable,
-                    "EIP eip-busy named by pod default/p is InUse on eni-other (10.0.0.9); unbind it, or set allow_eip_rob",
+                    "EIP eip-busy is bound to eni-other; unbind it, or set \"allow_eip_rob\": \"true\"",
                 )),
             },
             Case {
@@ -572,10 +625,47 @@ mod tests {
                 want: None,
             },
             Case {
-                what: "feature off: eip pod treated as plain",
+                what: "feature off: eip pod refused with the switch to flip",
                 state: {
                     let mut s = world(20, false);
                     s.switches.eip_enabled = false;
+                    s
+                },
+                pod: pod("p").with_eip().build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::EipDisabled,
+                    Class::Unresolvable,
+                    "the EIP feature is off; set \"enable_eip_pool\": \"true\"",
+                )),
+            },
+            Case {
+                what: "feature off: plain pod unaffected",
+                state: {
+                    let mut s = world(20, false);
+                    s.switches.eip_enabled = false;
+                    s
+                },
+                pod: pod("p").build(),
+                node: "n1",
+                want: None,
+            },
+            Case {
+                what: "named eip in transition",
+                state: world(0, true),
+                pod: pod("p").named_eip("eip-moving").build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipBusy,
+                    Class::Unresolvable,
+                    "EIP eip-moving is Associating; wait until it is Available",
+                )),
+            },
+            Case {
+                what: "quota reached but this pod's EIP is retained (PodEIP)",
+                state: {
+                    let mut s = world(20, false);
+                    s.apply_podeip("default", "p", Some("eip-alloc0".into()));
                     s
                 },
                 pod: pod("p").with_eip().build(),
@@ -624,15 +714,19 @@ mod tests {
         };
         assert_eq!(
             r.message,
-            "node n1 has 0 of 20 pod IPs free (ecs.g7.large: 2 ENIs x 10 IPs; 20 in use, 0 reserved)"
+            "node n1 has 0 of 20 pod IPs free (ecs.g7.large: 2 ENIs x 10 IPs)"
         );
+        // the built-in instance-type table gives the same capacity without annotations
+        let mut t = ClusterState::new(20, "r");
+        t.apply_node(node("n2").instance_type("ecs.g7.large").build());
+        assert_eq!(filter(&t, &pod("x").build(), [("n2", None)]), vec![Ok(20)]);
     }
 
     #[test]
     fn quota_counts_pending_and_reserved() {
-        // 10 allocated (8 + eip-free + eip-busy), 8 pods on nodes awaiting allocation,
+        // 10 allocated (7 + eip-free, eip-busy, eip-moving), 8 pods on nodes awaiting allocation,
         // 1 reservation: 19 < 20 fits; one more reservation reaches 20.
-        let mut s = world(8, false);
+        let mut s = world(7, false);
         for i in 0..8 {
             s.apply_pod(pod(&format!("e{i}")).with_eip().on("n1").build());
         }
@@ -645,8 +739,9 @@ mod tests {
         let r = region_check(&s, &pod("x").with_eip().build()).expect("quota reached");
         assert_eq!(r.kind, ReasonKind::QuotaReached);
         assert!(
-            r.message
-                .contains("20 of 20 allocated (10 allocated, 10 approved"),
+            r.message.contains(
+                "EIP quota reached in cn-hangzhou: 10 allocated and 10 being allocated, quota 20"
+            ),
             "{}",
             r.message
         );

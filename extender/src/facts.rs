@@ -7,7 +7,9 @@ use eip_core::annotations::{EipRequest, EipSource, has_eip_annotations};
 use eip_core::names;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use crate::state::{Capacity, CapacitySource, EipNeed, NodeFacts, PodFacts};
+use eip_core::capacity::{node_capacity, node_instance_type, node_zone};
+
+use crate::state::{EipNeed, NodeFacts, PodFacts};
 use crate::wire::NodeLite;
 
 /// What a pod's annotations ask for.
@@ -64,87 +66,15 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
     })
 }
 
-/// Pod IP capacity from a node's annotations and labels: the agent's
-/// `max-available-ip`, else the ENI counts it publishes, else the instance-type table.
-pub fn capacity(
-    name: &str,
-    labels: &BTreeMap<String, String>,
-    annotations: &BTreeMap<String, String>,
-) -> Capacity {
-    let instance_type = instance_type(labels);
-    if let Some(v) = annotations.get(names::NODE_MAX_AVAILABLE_IP)
-        && let Ok(slots) = names::parse_count(names::NODE_MAX_AVAILABLE_IP, v)
-    {
-        return Capacity::Known {
-            slots,
-            source: CapacitySource::Annotation,
-        };
-    }
-    let count = |key: &'static str| {
-        annotations
-            .get(key)
-            .and_then(|v| names::parse_count(key, v).ok())
-    };
-    if let (Some(enis), Some(ips)) = (
-        count(names::NODE_ENI_QUANTITY),
-        count(names::NODE_ENI_PRIVATE_IP_QUANTITY),
-    ) {
-        return from_enis(instance_type.unwrap_or("node"), enis, ips);
-    }
-    if let Some(it) = instance_type
-        && let Some((enis, ips)) = crate::core_gap::instance_type_enis(it)
-    {
-        return from_enis(it, enis, ips);
-    }
-    let why = match instance_type {
-        Some(it) => format!(
-            "node {name} has no {} annotation and instance type {it} is not in the instance-type table; run eip-agent on the node so it publishes its capacity",
-            names::NODE_MAX_AVAILABLE_IP
-        ),
-        None => format!(
-            "node {name} has no {} annotation and no {} label; run eip-agent on the node so it publishes its capacity",
-            names::NODE_MAX_AVAILABLE_IP,
-            names::LABEL_INSTANCE_TYPE
-        ),
-    };
-    Capacity::Unknown(why)
-}
-
-fn from_enis(instance_type: &str, enis: u32, ips: u32) -> Capacity {
-    let pod_enis = enis.saturating_sub(1);
-    Capacity::Known {
-        slots: pod_enis.saturating_mul(ips),
-        source: CapacitySource::InstanceType {
-            instance_type: instance_type.to_string(),
-            pod_enis,
-            ips_per_eni: ips,
-        },
-    }
-}
-
-fn instance_type(labels: &BTreeMap<String, String>) -> Option<&str> {
-    labels
-        .get(names::LABEL_INSTANCE_TYPE)
-        .or_else(|| labels.get(names::LABEL_INSTANCE_TYPE_BETA))
-        .map(String::as_str)
-}
-
-fn zone(labels: &BTreeMap<String, String>) -> Option<String> {
-    labels
-        .get(names::LABEL_ZONE)
-        .or_else(|| labels.get(names::LABEL_ZONE_BETA))
-        .cloned()
-}
-
 /// Facts of a node sent in a full-Nodes request (readiness is not judged here: the
 /// scheduler already filtered on it).
 pub fn node_from_request(n: &NodeLite) -> NodeFacts {
     let m = &n.metadata;
     NodeFacts {
         name: m.name.clone(),
-        instance_type: instance_type(&m.labels).map(str::to_string),
-        zone: zone(&m.labels),
-        capacity: capacity(&m.name, &m.labels, &m.annotations),
+        instance_type: node_instance_type(&m.labels).map(str::to_string),
+        zone: node_zone(&m.labels).map(str::to_string),
+        capacity: node_capacity(&m.labels, &m.annotations),
         unschedulable: n.spec.unschedulable,
         ready: true,
     }
@@ -163,9 +93,9 @@ pub fn node_from_object(n: &Node) -> Option<NodeFacts> {
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
         .is_some_and(|c| c.status == "True");
     Some(NodeFacts {
-        instance_type: instance_type(labels).map(str::to_string),
-        zone: zone(labels),
-        capacity: capacity(&name, labels, annotations),
+        instance_type: node_instance_type(labels).map(str::to_string),
+        zone: node_zone(labels).map(str::to_string),
+        capacity: node_capacity(labels, annotations),
         unschedulable: n
             .spec
             .as_ref()
@@ -203,38 +133,5 @@ mod tests {
             eip_need(&map(&[(with, "yes")])),
             EipNeed::Invalid(why) if why.contains(with)
         ));
-    }
-
-    #[test]
-    fn capacity_sources_in_order() {
-        let labels = map(&[(names::LABEL_INSTANCE_TYPE, "ecs.g7.large")]);
-        let c = capacity("n1", &labels, &map(&[(names::NODE_MAX_AVAILABLE_IP, "15")]));
-        assert_eq!(c.slots(), Some(15));
-        let c = capacity(
-            "n1",
-            &labels,
-            &map(&[
-                (names::NODE_ENI_QUANTITY, "3"),
-                (names::NODE_ENI_PRIVATE_IP_QUANTITY, "10"),
-            ]),
-        );
-        assert_eq!(c.slots(), Some(20));
-        assert_eq!(c.explain(), "ecs.g7.large: 2 ENIs x 10 IPs");
-        let c = capacity(
-            "n1",
-            &map(&[]),
-            &map(&[(names::NODE_MAX_AVAILABLE_IP, "x")]),
-        );
-        assert!(
-            matches!(c, Capacity::Unknown(why) if why.contains("no node.kubernetes.io/instance-type label"))
-        );
-        let c = capacity(
-            "n1",
-            &map(&[(names::LABEL_INSTANCE_TYPE, "ecs.nope.tiny")]),
-            &map(&[]),
-        );
-        assert!(
-            matches!(c, Capacity::Unknown(why) if why.contains("ecs.nope.tiny is not in the instance-type table"))
-        );
     }
 }

@@ -7,7 +7,6 @@
 //! never over-commit, and operational endpoints (health, readiness, metrics, debug state).
 
 pub mod bind;
-mod core_gap;
 pub mod decide;
 pub mod error;
 pub mod facts;

@@ -8,64 +8,33 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use eip_core::capacity::{NodeCapacity, SlotSource, UnknownCapacity};
 use serde::Serialize;
 
-/// How a node's pod-IP slot count was learned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CapacitySource {
-    /// The agent's `k8s.aliyun.com/max-available-ip` node annotation.
-    Annotation,
-    /// The instance-type table: `(enis - 1) * ips_per_eni`.
-    InstanceType {
-        /// ECS instance type, e.g. `ecs.g7.large`.
-        instance_type: String,
-        /// ENIs usable for pods (the primary ENI excluded).
-        pod_enis: u32,
-        /// Private IPs per ENI.
-        ips_per_eni: u32,
-    },
-}
-
-/// A node's pod-IP capacity: known, or unknown with the sentence that says why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Capacity {
-    /// Capacity known.
-    Known {
-        /// Pod IP slots on the node.
-        slots: u32,
-        /// Where the number came from.
-        source: CapacitySource,
-    },
-    /// Capacity unknown; the node is failed with this reason rather than guessed.
-    Unknown(String),
-}
-
-impl Capacity {
-    /// Slot count when known.
-    pub fn slots(&self) -> Option<u32> {
-        match self {
-            Capacity::Known { slots, .. } => Some(*slots),
-            Capacity::Unknown(_) => None,
+/// A short explanation of a node's capacity for `/debug/state`.
+pub fn capacity_text(c: &NodeCapacity) -> String {
+    match c {
+        NodeCapacity::Known { total, source } => match source {
+            SlotSource::MaxAvailableIp(_) => format!("{total} (published by eip-agent)"),
+            SlotSource::EniAnnotations(e) => format!(
+                "{total} (agent ENI annotations: {} ENIs x {} IPs)",
+                e.secondary_enis(),
+                e.eni_private_ip_quantity
+            ),
+            SlotSource::BuiltinTable(e) => format!(
+                "{total} (instance-type table: {} ENIs x {} IPs)",
+                e.secondary_enis(),
+                e.eni_private_ip_quantity
+            ),
+        },
+        NodeCapacity::Unknown(UnknownCapacity::NoInstanceType) => {
+            "unknown: no capacity annotation and no instance type".to_string()
         }
-    }
-
-    /// Short explanation of the number for reason sentences.
-    pub fn explain(&self) -> String {
-        match self {
-            Capacity::Known {
-                source: CapacitySource::Annotation,
-                ..
-            } => "published by eip-agent".to_string(),
-            Capacity::Known {
-                source:
-                    CapacitySource::InstanceType {
-                        instance_type,
-                        pod_enis,
-                        ips_per_eni,
-                    },
-                ..
-            } => format!("{instance_type}: {pod_enis} ENIs x {ips_per_eni} IPs"),
-            Capacity::Unknown(why) => why.clone(),
+        NodeCapacity::Unknown(UnknownCapacity::UnknownInstanceType) => {
+            "unknown: instance type not in the table".to_string()
+        }
+        NodeCapacity::Unknown(UnknownCapacity::BadAnnotation(key)) => {
+            format!("unknown: annotation {key} is not a whole number")
         }
     }
 }
@@ -80,7 +49,7 @@ pub struct NodeFacts {
     /// Zone label, if any.
     pub zone: Option<String>,
     /// Pod-IP capacity, computed once when the node changes.
-    pub capacity: Capacity,
+    pub capacity: NodeCapacity,
     /// `spec.unschedulable` (cordoned).
     pub unschedulable: bool,
     /// `Ready` condition is `True`.
@@ -165,7 +134,7 @@ pub struct NodeEntry {
 impl NodeEntry {
     /// Free slots when capacity is known.
     pub fn free(&self) -> Option<u32> {
-        let slots = self.facts.as_ref()?.capacity.slots()?;
+        let slots = self.facts.as_ref()?.capacity.total()?;
         Some(slots.saturating_sub(self.used.saturating_add(self.reserved)))
     }
 }
@@ -652,8 +621,8 @@ impl ClusterState {
                 known: e.facts.is_some(),
                 instance_type: e.facts.as_ref().and_then(|f| f.instance_type.clone()),
                 zone: e.facts.as_ref().and_then(|f| f.zone.clone()),
-                slots: e.facts.as_ref().and_then(|f| f.capacity.slots()),
-                capacity: e.facts.as_ref().map(|f| f.capacity.explain()),
+                slots: e.facts.as_ref().and_then(|f| f.capacity.total()),
+                capacity: e.facts.as_ref().map(|f| capacity_text(&f.capacity)),
                 used: e.used,
                 reserved: e.reserved,
                 free: e.free(),

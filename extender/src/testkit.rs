@@ -2,7 +2,11 @@
 //! `node("n1").instance_type("ecs.g7.large").max_ips(20)` and
 //! `pod("web-0").with_eip().on("n1")`.
 
-use crate::state::{Capacity, CapacitySource, EipNeed, NodeFacts, PodFacts};
+use eip_core::capacity::{
+    InstanceTypeCapacity, NodeCapacity, SlotSource, UnknownCapacity, builtin_instance_type,
+};
+
+use crate::state::{EipNeed, NodeFacts, PodFacts};
 
 /// Start a node with unknown capacity, ready, not cordoned.
 pub fn node(name: &str) -> NodeBuilder {
@@ -10,9 +14,7 @@ pub fn node(name: &str) -> NodeBuilder {
         name: name.to_string(),
         instance_type: None,
         zone: None,
-        capacity: Capacity::Unknown(format!(
-            "node {name} has no max-available-ip annotation and no instance type label"
-        )),
+        capacity: NodeCapacity::Unknown(UnknownCapacity::NoInstanceType),
         unschedulable: false,
         ready: true,
     })
@@ -23,29 +25,33 @@ pub fn node(name: &str) -> NodeBuilder {
 pub struct NodeBuilder(NodeFacts);
 
 impl NodeBuilder {
-    /// Set the instance type and take the capacity from `(enis - 1) * ips`.
+    /// Capacity from the agent's ENI annotations: `(enis - 1) * ips`, with this instance type.
     pub fn instance_type_with(mut self, it: &str, enis: u32, ips: u32) -> Self {
         self.0.instance_type = Some(it.to_string());
-        self.0.capacity = Capacity::Known {
-            slots: enis.saturating_sub(1) * ips,
-            source: CapacitySource::InstanceType {
-                instance_type: it.to_string(),
-                pod_enis: enis.saturating_sub(1),
-                ips_per_eni: ips,
-            },
+        let e = InstanceTypeCapacity::new(enis, ips);
+        self.0.capacity = NodeCapacity::Known {
+            total: e.pod_ip_slots(),
+            source: SlotSource::EniAnnotations(e),
         };
         self
     }
-    /// Set the instance type label only.
+    /// Instance type label; capacity from the built-in table (unknown when not listed).
     pub fn instance_type(mut self, it: &str) -> Self {
         self.0.instance_type = Some(it.to_string());
+        self.0.capacity = match builtin_instance_type(it) {
+            Some(e) => NodeCapacity::Known {
+                total: e.pod_ip_slots(),
+                source: SlotSource::BuiltinTable(e),
+            },
+            None => NodeCapacity::Unknown(UnknownCapacity::UnknownInstanceType),
+        };
         self
     }
-    /// Capacity published by the agent.
+    /// Capacity published by the agent (`max-available-ip`).
     pub fn max_ips(mut self, n: u32) -> Self {
-        self.0.capacity = Capacity::Known {
-            slots: n,
-            source: CapacitySource::Annotation,
+        self.0.capacity = NodeCapacity::Known {
+            total: n,
+            source: SlotSource::MaxAvailableIp(None),
         };
         self
     }

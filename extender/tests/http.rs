@@ -183,17 +183,17 @@ async fn filter_names_fixtures_split_nodes_by_class() {
             assert_eq!(v["Nodes"], Value::Null, "{file}");
             assert_eq!(v["NodeNames"], serde_json::json!([roomy]), "{file}");
             let failed = v["FailedNodes"][full].as_str().unwrap_or_default();
-            assert!(
-                failed.starts_with(&format!(
-                    "node {full} has 0 of 2 pod IPs free (published by eip-agent; "
-                )),
-                "{failed}"
+            assert_eq!(
+                failed,
+                format!(
+                    "node {full} has 0 of 2 pod IPs free (k8s.aliyun.com/max-available-ip = 2)"
+                )
             );
             let unres = v["FailedAndUnresolvableNodes"][unknown]
                 .as_str()
                 .unwrap_or_default();
             assert!(
-                unres.contains("pod IP capacity is unknown"),
+                unres.contains("has unknown pod IP capacity"),
                 "{file}: {unres}"
             );
         }
@@ -409,7 +409,7 @@ async fn bind_of_unknown_pod_reads_it_and_refuses_full_node() {
         let (_, v) = post_json(&h, "/bind", serde_json::to_vec(&args).unwrap()).await;
         assert_eq!(
             v["Error"],
-            "node node-2 has 0 of 2 pod IPs free (published by eip-agent; 2 in use, 0 reserved)"
+            "node node-2 has 0 of 2 pod IPs free (k8s.aliyun.com/max-available-ip = 2)"
         );
         assert_eq!(h.binder.calls.load(Ordering::SeqCst), 0);
         let (_, v) = post_json(
@@ -453,8 +453,9 @@ async fn bind_api_conflict_to_same_node_is_success_other_failure_releases() {
 async fn preempt_fixture_keeps_nodes_victims_can_fix() {
     bounded(async {
         let h = harness();
-        // make AWS1 full too, so both need their victims
+        // AWS1: 4 of 4 used, AWS2: 3 of 3 used; each needs its victims
         h.state.write().unwrap().apply_node(node(AWS1).max_ips(4).build());
+        h.state.write().unwrap().apply_node(node(AWS2).max_ips(3).build());
         let (status, v) = post_json(&h, "/preempt", fixture("06-extender-preemption-args.json")).await;
         assert_eq!(status, 200);
         let input: Value = serde_json::from_slice(&fixture("06-extender-preemption-args.json")).unwrap();
