@@ -311,3 +311,259 @@ impl Waiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::*;
+    use crate::model::*;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A cloud whose EIPs advance one step along a script per describe.
+    #[derive(Debug, Default)]
+    struct ScriptedCloud {
+        // id -> statuses, one per describe; `None` = absent. The last one sticks.
+        scripts: Mutex<HashMap<String, Vec<Option<&'static str>>>>,
+        describes: AtomicU64,
+        fail_next: Mutex<u32>,
+    }
+
+    impl ScriptedCloud {
+        fn with(scripts: Vec<(String, Vec<Option<&'static str>>)>) -> Arc<Self> {
+            Arc::new(Self {
+                scripts: Mutex::new(scripts.into_iter().collect()),
+                ..Self::default()
+            })
+        }
+    }
+
+    fn unsupported<T>() -> Result<T, Error> {
+        Err(Error::Config("not supported by the scripted cloud".into()))
+    }
+
+    #[async_trait]
+    impl Cloud for ScriptedCloud {
+        fn region_id(&self) -> &str {
+            "cn-hangzhou"
+        }
+        async fn allocate_eip_address(
+            &self,
+            _: &AllocateEipArgs,
+        ) -> Result<AllocateEipAddressResponse, Error> {
+            unsupported()
+        }
+        async fn associate_eip_address(
+            &self,
+            _: &AssociateEipArgs,
+        ) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn unassociate_eip_address(
+            &self,
+            _: &UnassociateEipArgs,
+        ) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn release_eip_address(&self, _: &str) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn describe_eip_addresses(
+            &self,
+            args: &DescribeEipArgs,
+        ) -> Result<Vec<EipAddress>, Error> {
+            self.describes.fetch_add(1, Ordering::SeqCst);
+            {
+                let mut f = match self.fail_next.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                if *f > 0 {
+                    *f -= 1;
+                    return Err(Error::Config("scripted describe failure".into()));
+                }
+            }
+            let mut scripts = match self.scripts.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let mut out = Vec::new();
+            for id in &args.allocation_ids {
+                let Some(script) = scripts.get_mut(id) else {
+                    continue;
+                };
+                let now = if script.len() > 1 {
+                    script.remove(0)
+                } else {
+                    script.first().copied().flatten()
+                };
+                if let Some(status) = now {
+                    out.push(EipAddress {
+                        allocation_id: id.clone(),
+                        status: status.to_owned(),
+                        ..EipAddress::default()
+                    });
+                }
+            }
+            Ok(out)
+        }
+        async fn modify_eip_address_attribute(
+            &self,
+            _: &ModifyEipArgs,
+        ) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn tag_resources(&self, _: &TagResourcesArgs) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn list_tag_resources(
+            &self,
+            _: &ListTagResourcesArgs,
+        ) -> Result<Vec<TagResource>, Error> {
+            unsupported()
+        }
+        async fn add_common_bandwidth_package_ip(
+            &self,
+            _: &BandwidthPackageIpArgs,
+        ) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn remove_common_bandwidth_package_ip(
+            &self,
+            _: &BandwidthPackageIpArgs,
+        ) -> Result<RequestIdResponse, Error> {
+            unsupported()
+        }
+        async fn describe_vswitches(
+            &self,
+            _: &DescribeVSwitchesArgs,
+        ) -> Result<Vec<VSwitch>, Error> {
+            unsupported()
+        }
+        async fn describe_network_interfaces(
+            &self,
+            _: &DescribeNetworkInterfacesArgs,
+        ) -> Result<Vec<NetworkInterfaceSet>, Error> {
+            unsupported()
+        }
+        async fn describe_instance_types(
+            &self,
+            _: &DescribeInstanceTypesArgs,
+        ) -> Result<Vec<InstanceType>, Error> {
+            unsupported()
+        }
+        async fn describe_instances(
+            &self,
+            _: &DescribeInstancesArgs,
+        ) -> Result<Vec<Instance>, Error> {
+            unsupported()
+        }
+    }
+
+    fn fast() -> WaiterConfig {
+        WaiterConfig {
+            initial_interval: Duration::from_millis(5),
+            max_interval: Duration::from_millis(20),
+            factor: 2.0,
+            absent_polls_before_gone: 2,
+        }
+    }
+
+    const BOUND: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn many_waiters_share_one_describe_per_poll() -> anyhow::Result<()> {
+        let ids: Vec<String> = (0..120).map(|i| format!("eip-{i}")).collect();
+        let cloud = ScriptedCloud::with(
+            ids.iter()
+                .map(|id| {
+                    (
+                        id.clone(),
+                        vec![Some("Associating"), Some("Associating"), Some("InUse")],
+                    )
+                })
+                .collect(),
+        );
+        let waiter = Waiter::new(cloud.clone(), fast());
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let w = waiter.clone();
+                let id = id.clone();
+                tokio::spawn(async move { w.wait(&id, WaitTarget::InUse, BOUND).await })
+            })
+            .collect();
+        for (t, id) in tasks.into_iter().zip(&ids) {
+            let eip = tokio::time::timeout(BOUND, t).await???;
+            assert_eq!(eip.map(|e| e.allocation_id), Some(id.clone()));
+        }
+        // 120 callers, each needing 3 observations: a handful of polls, not 360 describes.
+        let describes = cloud.describes.load(Ordering::SeqCst);
+        assert_eq!(describes, waiter.polls());
+        assert!(describes <= 10, "{describes} describes for 120 waiters");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn deadline_is_per_caller_and_reports_last_status() -> anyhow::Result<()> {
+        let cloud = ScriptedCloud::with(vec![
+            ("eip-stuck".into(), vec![Some("Associating")]),
+            (
+                "eip-ok".into(),
+                vec![Some("Unassociating"), Some("Available")],
+            ),
+        ]);
+        let waiter = Waiter::new(cloud.clone(), fast());
+        let w2 = waiter.clone();
+        let ok = tokio::spawn(async move { w2.wait("eip-ok", WaitTarget::Available, BOUND).await });
+        let stuck = waiter
+            .wait("eip-stuck", WaitTarget::InUse, Duration::from_millis(100))
+            .await;
+        match stuck {
+            Err(Error::WaitTimeout {
+                allocation_id,
+                target,
+                last_seen,
+                ..
+            }) => {
+                assert_eq!(allocation_id, "eip-stuck");
+                assert_eq!(target, "InUse");
+                assert_eq!(last_seen, "Associating");
+            }
+            other => anyhow::bail!("expected a wait timeout, got {other:?}"),
+        }
+        let ok = tokio::time::timeout(BOUND, ok).await???;
+        assert_eq!(ok.map(|e| e.status), Some("Available".to_owned()));
+        // Nobody waits any more: the poller stops.
+        let before = waiter.polls();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(waiter.polls() <= before + 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn gone_target_and_vanishing_eips() -> anyhow::Result<()> {
+        let cloud = ScriptedCloud::with(vec![
+            ("eip-rel".into(), vec![Some("Releasing"), None]),
+            ("eip-vanish".into(), vec![None]),
+        ]);
+        *cloud
+            .fail_next
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))? = 1;
+        let waiter = Waiter::new(cloud.clone(), fast());
+        let gone =
+            tokio::time::timeout(BOUND, waiter.wait("eip-rel", WaitTarget::Gone, BOUND)).await??;
+        assert!(gone.is_none());
+        let vanished =
+            tokio::time::timeout(BOUND, waiter.wait("eip-vanish", WaitTarget::InUse, BOUND))
+                .await?;
+        assert!(
+            matches!(&vanished, Err(Error::EipGone { allocation_id, .. }) if allocation_id == "eip-vanish"),
+            "{vanished:?}"
+        );
+        // The describe failure was survived (the poll that failed was retried).
+        assert!(cloud.describes.load(Ordering::SeqCst) >= 3);
+        Ok(())
+    }
+}
