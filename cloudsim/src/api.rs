@@ -184,9 +184,17 @@ fn prepare(
         *product = Product::Ecs;
     }
     *product = actions::product_of(&route.action, &route.version).map_err(|e| (e, None))?;
-    rt.keyring
+    let sts = rt
+        .keyring
         .verify(raw, route.scheme, jiff::Timestamp::now(), Instant::now())
         .map_err(|e| (e, None))?;
+    let label = match (route.scheme, sts) {
+        (auth::Scheme::V1, false) => "V1",
+        (auth::Scheme::V1, true) => "V1+STS",
+        (auth::Scheme::V3, false) => "V3",
+        (auth::Scheme::V3, true) => "V3+STS",
+    };
+    *rt.auth_schemes.entry(label.to_string()).or_insert(0) += 1;
     rt.rate_limit(&route.action)
         .map_err(|wait| (ApiError::throttled(), Some(wait)))?;
     let fault = rt.pick_fault(&route.action);

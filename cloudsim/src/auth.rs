@@ -225,14 +225,15 @@ impl Keyring {
         Ok(())
     }
 
-    /// Verifies a request's signature, timestamp, nonce and credentials.
+    /// Verifies a request's signature, timestamp, nonce and credentials; `Ok(true)` when
+    /// the caller used STS credentials.
     pub fn verify(
         &mut self,
         req: &RawRequest<'_>,
         scheme: Scheme,
         wall: jiff::Timestamp,
         now: Instant,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         match scheme {
             Scheme::V1 => self.verify_v1(req, wall, now),
             Scheme::V3 => self.verify_v3(req, wall, now),
@@ -244,7 +245,7 @@ impl Keyring {
         req: &RawRequest<'_>,
         wall: jiff::Timestamp,
         now: Instant,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let need = |name: &str| req.param(name).ok_or_else(|| ApiError::missing(name));
         let ak = need("AccessKeyId")?;
         let given = need("Signature")?;
@@ -283,7 +284,8 @@ impl Keyring {
                 ),
             ));
         }
-        self.use_nonce(nonce, now)
+        self.use_nonce(nonce, now)?;
+        Ok(ak != self.access_key_id)
     }
 
     fn verify_v3(
@@ -291,7 +293,7 @@ impl Keyring {
         req: &RawRequest<'_>,
         wall: jiff::Timestamp,
         now: Instant,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let header = req.header("authorization").unwrap_or_default();
         let auth = Authorization::parse(header).ok_or_else(|| {
             ApiError::new(
@@ -371,7 +373,8 @@ impl Keyring {
                 ),
             ));
         }
-        self.use_nonce(nonce, now)
+        self.use_nonce(nonce, now)?;
+        Ok(auth.access_key_id != self.access_key_id)
     }
 }
 

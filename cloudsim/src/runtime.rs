@@ -30,6 +30,8 @@ pub(crate) struct Runtime {
     pub keyring: Keyring,
     limiters: HashMap<String, DefaultDirectRateLimiter>,
     pub calls: BTreeMap<String, u64>,
+    /// Verified calls per signature scheme (`V1`, `V3`, `V1+STS`, `V3+STS`).
+    pub auth_schemes: BTreeMap<String, u64>,
     /// (action, ClientToken) -> (parameter fingerprint, successful response).
     pub tokens: HashMap<(String, String), (String, Value)>,
     /// IMDSv2 token -> (instance id, expiry).
@@ -52,6 +54,7 @@ impl Runtime {
             keyring,
             limiters: HashMap::new(),
             calls: BTreeMap::new(),
+            auth_schemes: BTreeMap::new(),
             tokens: HashMap::new(),
             imds_tokens: HashMap::new(),
             instance_creds: HashMap::new(),
@@ -217,6 +220,8 @@ pub struct Snapshot {
     pub bandwidth_packages: Vec<BandwidthPackage>,
     /// API calls per action.
     pub calls: BTreeMap<String, u64>,
+    /// Verified calls per signature scheme (`V1`, `V3`, `V1+STS`, `V3+STS`).
+    pub auth_schemes: BTreeMap<String, u64>,
 }
 
 /// A vSwitch in a [`Snapshot`].
@@ -278,6 +283,7 @@ impl Admin {
                     .collect(),
                 bandwidth_packages: rt.state.bandwidth_packages.values().cloned().collect(),
                 calls: rt.calls.clone(),
+                auth_schemes: rt.auth_schemes.clone(),
             }
         })
     }
@@ -312,14 +318,22 @@ impl Admin {
         self.with(|rt| rt.calls.clone())
     }
 
+    /// Verified calls per signature scheme (`V1`, `V3`, `V1+STS`, `V3+STS`).
+    pub fn auth_schemes(&self) -> BTreeMap<String, u64> {
+        self.with(|rt| rt.auth_schemes.clone())
+    }
+
     /// API calls of one action.
     pub fn call_count(&self, action: &str) -> u64 {
         self.with(|rt| rt.calls.get(action).copied().unwrap_or(0))
     }
 
-    /// Zeroes the call counters.
+    /// Zeroes the call counters (per action and per signature scheme).
     pub fn reset_calls(&self) {
-        self.with(|rt| rt.calls.clear());
+        self.with(|rt| {
+            rt.calls.clear();
+            rt.auth_schemes.clear();
+        });
     }
 
     /// Adds an instance with its primary ENI; returns its id.

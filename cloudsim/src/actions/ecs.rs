@@ -36,7 +36,10 @@ pub fn handle(
     now: Instant,
 ) -> Result<Value, ApiError> {
     let region = st.region_id.clone();
-    check_region(p, &region)?;
+    // DescribeInstanceTypes is global: RegionId is optional (the SDK has no such field).
+    if action != "DescribeInstanceTypes" || p.get("RegionId").is_some() {
+        check_region(p, &region)?;
+    }
     st.settle(now);
     match action {
         "DescribeNetworkInterfaces" => describe_enis(st, p, rid),
