@@ -246,8 +246,9 @@ impl AliyunClientBuilder {
         self
     }
 
-    /// Whether AllocateEipAddress without a ClientToken gets a generated one (default
-    /// true), so that its retries after a timeout cannot create a second EIP.
+    /// Whether calls of [`CLIENT_TOKEN_ACTIONS`] without a ClientToken get a generated one
+    /// (default true), so that their retries after a timeout or a 5xx cannot do the work
+    /// twice (e.g. create a second EIP).
     pub fn auto_client_token(mut self, on: bool) -> Self {
         self.auto_client_token = on;
         self
@@ -371,10 +372,29 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-/// Whether a call may be repeated without changing the outcome.
+/// Actions that take a `ClientToken`; the client adds a generated one when the caller
+/// gave none (see [`AliyunClientBuilder::auto_client_token`]).
+pub const CLIENT_TOKEN_ACTIONS: [&str; 5] = [
+    "AllocateEipAddress",
+    "AssociateEipAddress",
+    "UnassociateEipAddress",
+    "AddCommonBandwidthPackageIp",
+    "RemoveCommonBandwidthPackageIp",
+];
+
+/// Actions that set a value, so repeating them changes nothing.
+const SET_ACTIONS: [&str; 3] = [
+    "ModifyEipAddressAttribute",
+    "TagResources",
+    "UnTagResources",
+];
+
+/// Whether a call may be repeated without changing the outcome: reads, set-style
+/// updates, and calls carrying a ClientToken.
 fn is_idempotent(action: &str, params: &Params) -> bool {
     action.starts_with("Describe")
         || action.starts_with("List")
+        || SET_ACTIONS.contains(&action)
         || params.get("ClientToken").is_some_and(|t| !t.is_empty())
 }
 
@@ -402,6 +422,14 @@ impl AliyunClient {
         let mut params = params;
         if params.get("RegionId").is_none() {
             params.push("RegionId", self.inner.region.clone());
+        }
+        if self.inner.auto_client_token
+            && CLIENT_TOKEN_ACTIONS.contains(&action)
+            && params.get("ClientToken").is_none()
+        {
+            // One token for every attempt: a retry after a lost answer returns the first
+            // result instead of doing the work twice.
+            params.push("ClientToken", uuid::Uuid::new_v4().to_string());
         }
         let idempotent = is_idempotent(action, &params);
         let mut backoff = self.inner.retry.backoff();
@@ -621,11 +649,8 @@ impl Cloud for AliyunClient {
         &self,
         args: &AllocateEipArgs,
     ) -> Result<AllocateEipAddressResponse, Error> {
-        let mut params = args.to_params();
-        if self.inner.auto_client_token && args.client_token.is_none() {
-            params.push("ClientToken", uuid::Uuid::new_v4().to_string());
-        }
-        self.call(Product::Vpc, "AllocateEipAddress", params).await
+        self.call(Product::Vpc, "AllocateEipAddress", args.to_params())
+            .await
     }
 
     async fn associate_eip_address(
@@ -887,6 +912,8 @@ mod tests {
         assert!(is_idempotent("DescribeEipAddresses", &p));
         assert!(is_idempotent("ListTagResources", &p));
         assert!(!is_idempotent("AllocateEipAddress", &p));
+        assert!(!is_idempotent("ReleaseEipAddress", &p));
+        assert!(is_idempotent("ModifyEipAddressAttribute", &p));
         p.push("ClientToken", "t");
         assert!(is_idempotent("AllocateEipAddress", &p));
         let mut h = reqwest::header::HeaderMap::new();

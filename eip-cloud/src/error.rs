@@ -292,20 +292,16 @@ impl Error {
     /// Whether a retry is safe and useful. `idempotent` is true for Describe*/List* calls
     /// and for calls carrying a ClientToken.
     ///
-    /// Always retried: throttling, conflicts (`OperationConflict`, `TaskConflict*`,
-    /// `LastTokenProcessing`, `Operation.Conflict`, `VPC_TASK_CONFLICT`),
-    /// `ServiceUnavailable`/`SystemBusy`/HTTP 503, and connection failures (nothing was
-    /// sent). Retried only when `idempotent`: other 5xx, timeouts and other transport
-    /// errors (the first attempt may have been applied).
+    /// Always retried (the service refused before doing anything): throttling, conflicts
+    /// (`OperationConflict`, `TaskConflict*`, `LastTokenProcessing`,
+    /// `Operation.Conflict`, `VPC_TASK_CONFLICT`) and connection failures (nothing was
+    /// sent). Retried only when `idempotent`: every 5xx (`InternalError`,
+    /// `ServiceUnavailable`, ... — a gateway may answer 503 after the change was
+    /// applied), timeouts and other transport errors.
     pub fn is_retryable(&self, idempotent: bool) -> bool {
         match self {
             Self::Throttling(_) | Self::Conflict(_) => true,
-            Self::ServerError(a) => {
-                a.status == 503
-                    || a.code == "ServiceUnavailable"
-                    || a.code == "SystemBusy"
-                    || idempotent
-            }
+            Self::ServerError(_) => idempotent,
             Self::Timeout { .. } => idempotent,
             Self::Transport { connect, .. } => *connect || idempotent,
             Self::Decode { status, .. } => *status >= 500 && idempotent,
@@ -395,18 +391,25 @@ mod tests {
     fn retry_classification() {
         for (code, status) in [
             ("Throttling.User", 400),
+            ("Throttling.Api", 400),
             ("OperationConflict", 409),
             ("TaskConflict", 400),
             ("LastTokenProcessing", 400),
-            ("ServiceUnavailable", 503),
-            ("SystemBusy", 500),
+            ("VPC_TASK_CONFLICT", 400),
         ] {
             assert!(api(code, status).is_retryable(false), "{code}");
             assert!(api(code, status).is_retryable(true), "{code}");
         }
-        // An unexplained 500 may have been applied: only safe when idempotent.
-        assert!(!api("InternalError", 500).is_retryable(false));
-        assert!(api("InternalError", 500).is_retryable(true));
+        // A 5xx may come after the change was applied: only safe when idempotent.
+        for (code, status) in [
+            ("InternalError", 500),
+            ("ServiceUnavailable", 503),
+            ("SystemBusy", 500),
+            ("Http502", 502),
+        ] {
+            assert!(!api(code, status).is_retryable(false), "{code}");
+            assert!(api(code, status).is_retryable(true), "{code}");
+        }
         for (code, status) in [
             ("QuotaExceeded.Eip", 400),
             ("InvalidAllocationId.NotFound", 404),
