@@ -440,9 +440,20 @@ async fn bind(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
                 (None, _) => "bind is not enabled on this eip-extender; remove bindVerb from the scheduler configuration".to_string(),
                 (_, Err(e)) => e.to_string(),
                 (Some(b), Ok(())) => {
-                    let outcome = b
-                        .bind(&args.pod_namespace, &args.pod_name, &args.pod_uid, &args.node)
-                        .await;
+                    // run to completion even if the scheduler hangs up (a timeout), so the
+                    // reservation is always settled
+                    let b = b.clone();
+                    let (ns, name, uid, node) = (
+                        args.pod_namespace.clone(),
+                        args.pod_name.clone(),
+                        args.pod_uid.clone(),
+                        args.node.clone(),
+                    );
+                    let outcome = actix_web::rt::spawn(async move {
+                        b.bind(&ns, &name, &uid, &node).await
+                    })
+                    .await
+                    .unwrap_or_else(|e| BindOutcome::Failed(format!("bind task failed: {e}")));
                     if let BindOutcome::Rejected(r) = &outcome {
                         app.metrics.rejected(r.kind);
                     }

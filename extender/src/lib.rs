@@ -7,13 +7,20 @@
 //! never over-commit, and operational endpoints (health, readiness, metrics, debug state).
 
 pub mod bind;
+pub mod cloudview;
+pub mod config;
 pub mod decide;
 pub mod error;
 pub mod facts;
 pub mod http;
+pub mod lease;
 pub mod metrics;
+pub mod server;
 pub mod state;
 pub mod testkit;
+pub mod watch;
 pub mod wire;
 
+pub use config::{Cli, Settings};
 pub use error::Error;
+pub use server::{RunningExtender, run, start};

@@ -233,6 +233,8 @@ pub struct ClusterState {
     pub quota: u32,
     /// Region id used in sentences before the cloud view arrives.
     pub region: String,
+    /// vSwitch ids listed in `eni-config` (the cloud view sums their free IPs per zone).
+    pub vswitches: Vec<String>,
 }
 
 impl ClusterState {
@@ -250,6 +252,7 @@ impl ClusterState {
             cloud: None,
             quota,
             region: region.into(),
+            vswitches: Vec::new(),
         }
     }
 
