@@ -44,21 +44,24 @@ fn bench(c: &mut Criterion) {
         eips_allocated: 3,
         eips_pending: 1,
     };
-    c.bench_function("check_pod + check_node x5000, 10% rejected with reason", |b| {
-        b.iter(|| {
-            let mut accepted = 0usize;
-            let mut reasons = Vec::new();
-            if check_pod(black_box(&pod), black_box(&region)).is_ok() {
-                for n in &nodes {
-                    match check_node(black_box(&pod), n) {
-                        Ok(()) => accepted += 1,
-                        Err(r) => reasons.push((n.name, r.to_string())),
+    c.bench_function(
+        "check_pod + check_node x5000, 10% rejected with reason",
+        |b| {
+            b.iter(|| {
+                let mut accepted = 0usize;
+                let mut reasons = Vec::new();
+                if check_pod(black_box(&pod), black_box(&region)).is_ok() {
+                    for n in &nodes {
+                        match check_node(black_box(&pod), n) {
+                            Ok(()) => accepted += 1,
+                            Err(r) => reasons.push((n.name, r.to_string())),
+                        }
                     }
                 }
-            }
-            black_box((accepted, reasons))
-        })
-    });
+                black_box((accepted, reasons))
+            })
+        },
+    );
 }
 
 criterion_group!(benches, bench);
