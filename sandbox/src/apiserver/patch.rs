@@ -52,7 +52,20 @@ pub(crate) fn apply(kind: PatchKind, doc: &mut Value, patch: &Value) -> Result<(
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                 .map_err(|e| PatchFailure::BadRequest(format!("error decoding JSON patch: {e}")))?;
-            json_patch::patch(doc, &ops.0).map_err(|e| PatchFailure::Invalid(e.to_string()))
+            // Op by op, so that `test` of an absent path against `null` passes,
+            // as it does in the real server (evanphx/json-patch). The caller
+            // patches a copy, so a failure half-way leaves nothing behind.
+            for op in &ops.0 {
+                if let json_patch::PatchOperation::Test(t) = op
+                    && t.value.is_null()
+                    && doc.pointer(t.path.as_str()).is_none()
+                {
+                    continue;
+                }
+                json_patch::patch(doc, std::slice::from_ref(op))
+                    .map_err(|e| PatchFailure::Invalid(e.to_string()))?;
+            }
+            Ok(())
         }
         PatchKind::Strategic | PatchKind::Apply => {
             if !patch.is_object() {
@@ -300,6 +313,17 @@ mod tests {
             apply(PatchKind::Json, &mut doc, &p),
             Err(PatchFailure::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn json_patch_test_of_absent_path_against_null_passes() {
+        let mut doc = json!({"metadata": {}});
+        let p = json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": ["f"]}
+        ]);
+        apply(PatchKind::Json, &mut doc, &p).unwrap();
+        assert_eq!(doc, json!({"metadata": {"finalizers": ["f"]}}));
     }
 
     #[test]

@@ -487,6 +487,7 @@ impl Store {
         if self.objects.contains_key(&k) {
             return Err(ApiError::already_exists(rt, &name));
         }
+        self.default_custom(rt, &mut obj);
         self.prepare_create(rt, &name, &mut obj)?;
         if dry_run {
             return Ok(obj);
@@ -715,6 +716,7 @@ impl Store {
             );
         }
         Self::check_labels(rt, name, &next)?;
+        self.default_custom(rt, &mut next);
         if old.pointer("/metadata/deletionTimestamp").is_some() {
             let before = finalizers(&old);
             if let Some(added) = finalizers(&next).iter().find(|f| !before.contains(f)) {
@@ -1004,6 +1006,33 @@ impl Store {
         out
     }
 
+    /// Apply the CRD schema's defaults to a custom object.
+    fn default_custom(&self, rt: &ResourceType, obj: &mut Value) {
+        let Some(crd_name) = rt.crd_name.as_deref() else {
+            return;
+        };
+        let k: Key = (
+            "apiextensions.k8s.io".into(),
+            "v1".into(),
+            "customresourcedefinitions".into(),
+            String::new(),
+            crd_name.into(),
+        );
+        let schema = self
+            .objects
+            .get(&k)
+            .and_then(|crd| crd.pointer("/spec/versions"))
+            .and_then(Value::as_array)
+            .and_then(|vs| {
+                vs.iter()
+                    .find(|v| v.get("name").and_then(Value::as_str) == Some(rt.version.as_str()))
+            })
+            .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
+        if let Some(schema) = schema {
+            apply_defaults(obj, schema);
+        }
+    }
+
     fn uid_exists(&self, uid: &str) -> bool {
         self.objects
             .values()
@@ -1118,6 +1147,43 @@ impl Store {
             rx,
             start_rv: self.rv,
         })
+    }
+}
+
+/// Structural-schema defaulting: fill `default`s of absent properties whose
+/// parent object exists, as the real server does for custom resources.
+fn apply_defaults(v: &mut Value, schema: &Value) {
+    if let (Value::Object(m), Some(props)) =
+        (&mut *v, schema.get("properties").and_then(Value::as_object))
+    {
+        for (k, ps) in props {
+            match m.get_mut(k) {
+                Some(child) => apply_defaults(child, ps),
+                None => {
+                    if let Some(d) = ps.get("default") {
+                        let mut d = d.clone();
+                        apply_defaults(&mut d, ps);
+                        m.insert(k.clone(), d);
+                    }
+                }
+            }
+        }
+    }
+    if let (Value::Array(items), Some(is)) = (&mut *v, schema.get("items")) {
+        for i in items {
+            apply_defaults(i, is);
+        }
+    }
+    if let (Value::Object(m), Some(ap)) = (
+        &mut *v,
+        schema.get("additionalProperties").filter(|a| a.is_object()),
+    ) {
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, child) in m.iter_mut() {
+            if props.is_none_or(|p| !p.contains_key(k)) {
+                apply_defaults(child, ap);
+            }
+        }
     }
 }
 
