@@ -14,6 +14,12 @@ pub const NORMAL: &str = "Normal";
 /// Event type `Warning`.
 pub const WARNING: &str = "Warning";
 
+/// Now, at the second precision of Kubernetes `Time` (RFC 3339 without fractions).
+pub fn now_seconds() -> jiff::Timestamp {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
 /// A reference to an object, as an event's `involvedObject`.
 pub fn object_ref<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
     obj.object_ref(&())
@@ -66,8 +72,8 @@ pub async fn record(
         message: Some(message.into()),
         type_: Some(type_.to_string()),
         count: Some(1),
-        first_timestamp: Some(Time(now)),
-        last_timestamp: Some(Time(now)),
+        first_timestamp: Some(Time(now_seconds())),
+        last_timestamp: Some(Time(now_seconds())),
         event_time: Some(MicroTime(now)),
         action: Some(reason.to_string()),
         source: Some(EventSource {

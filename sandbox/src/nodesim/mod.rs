@@ -201,7 +201,7 @@ impl NodeConfig {
 
     /// The node's status with the Ready condition set to `ready`.
     pub fn node_status(&self, ready: bool) -> Value {
-        let now = jiff::Timestamp::now().to_string();
+        let now = events::now_seconds().to_string();
         let memory_ki = (self.memory_gib * 1024.0 * 1024.0) as u64;
         let resources = json!({
             "cpu": self.cpu.to_string(),
@@ -585,7 +585,7 @@ fn is_host_network(pod: &Pod) -> bool {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now().to_string()
+    events::now_seconds().to_string()
 }
 
 /// The existing condition of this type, if any.

@@ -651,7 +651,7 @@ impl Scheduler {
                 "reason": cond_reason,
                 "message": message,
                 "lastProbeTime": null,
-                "lastTransitionTime": jiff::Timestamp::now(),
+                "lastTransitionTime": events::now_seconds(),
             }]
         });
         if let Some(n) = nominated {
