@@ -1483,3 +1483,356 @@ fn package_not_found(id: &str) -> ApiError {
         format!("The specified bandwidth package {id} does not exist."),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world() -> (SimState, Instant) {
+        let mut cfg = SimConfig {
+            seed: Some(7),
+            eip_quota: 3,
+            ..SimConfig::default()
+        };
+        cfg.delays = Delays {
+            associate_ms: 100,
+            unassociate_ms: 100,
+            release_ms: 100,
+        };
+        cfg.instances.push(InstanceConfig {
+            instance_id: Some("i-1".into()),
+            instance_type: Some("ecs.g7.large".into()),
+            ..Default::default()
+        });
+        (SimState::new(&cfg).unwrap(), Instant::now())
+    }
+
+    fn spec() -> AllocateSpec {
+        AllocateSpec {
+            bandwidth: 5,
+            internet_charge_type: "PayByTraffic".into(),
+            instance_charge_type: "PostPaid".into(),
+            isp: "BGP".into(),
+            netmode: "public".into(),
+            ..Default::default()
+        }
+    }
+
+    fn ms(t: Instant, n: u64) -> Instant {
+        t + Duration::from_millis(n)
+    }
+
+    #[test]
+    fn eip_lifecycle_moves_through_transit_states_after_the_delays() {
+        let (mut st, t0) = world();
+        let pod = st.assign_pod_ip("i-1").unwrap().unwrap();
+        let id = st.allocate(&spec(), t0).unwrap();
+        assert_eq!(st.eips[&id].status, EipStatus::Available);
+        let target = AssocTarget::NetworkInterface {
+            eni_id: pod.eni_id.clone(),
+            private_ip: pod.ip,
+        };
+        st.associate(&id, &target, t0).unwrap();
+        assert_eq!(st.eips[&id].status, EipStatus::Associating);
+        // only queries while in transit
+        for err in [
+            st.release(&id, ms(t0, 50)).unwrap_err(),
+            st.unassociate(&id, None, None, ms(t0, 50)).unwrap_err(),
+            st.modify(&id, Some(6), None, None, ms(t0, 50)).unwrap_err(),
+            st.associate(&id, &target, ms(t0, 50)).unwrap_err(),
+        ] {
+            assert_eq!(err.code, "IncorrectEipStatus");
+        }
+        st.settle(ms(t0, 100));
+        assert_eq!(st.eips[&id].status, EipStatus::InUse);
+        assert_eq!(
+            st.public_ip_of(&pod.eni_id, pod.ip)
+                .map(|e| e.allocation_id.clone()),
+            Some(id.clone())
+        );
+        assert_eq!(
+            st.release(&id, ms(t0, 100)).unwrap_err().code,
+            "IncorrectEipStatus"
+        );
+        st.unassociate(&id, Some(&pod.eni_id), Some(pod.ip), ms(t0, 100))
+            .unwrap();
+        assert_eq!(st.eips[&id].status, EipStatus::Unassociating);
+        st.settle(ms(t0, 200));
+        assert_eq!(st.eips[&id].status, EipStatus::Available);
+        assert!(st.eips[&id].association.is_none());
+        st.release(&id, ms(t0, 200)).unwrap();
+        assert_eq!(st.eips[&id].status, EipStatus::Releasing);
+        assert_eq!(st.describe(&EipFilter::default(), ms(t0, 250)).len(), 1);
+        assert!(st.describe(&EipFilter::default(), ms(t0, 300)).is_empty());
+        assert_eq!(
+            st.release(&id, ms(t0, 300)).unwrap_err().code,
+            "InvalidAllocationId.NotFound"
+        );
+    }
+
+    #[test]
+    fn quota_counts_every_eip_until_it_is_gone() {
+        let (mut st, t0) = world();
+        let ids: Vec<String> = (0..3).map(|_| st.allocate(&spec(), t0).unwrap()).collect();
+        assert_eq!(
+            st.allocate(&spec(), t0).unwrap_err().code,
+            "QuotaExceeded.Eip"
+        );
+        st.release(&ids[0], t0).unwrap();
+        assert_eq!(
+            st.allocate(&spec(), ms(t0, 50)).unwrap_err().code,
+            "QuotaExceeded.Eip"
+        );
+        st.allocate(&spec(), ms(t0, 100)).unwrap();
+        let ips: BTreeSet<Ipv4Addr> = st.eips.values().map(|e| e.ip_address).collect();
+        assert_eq!(ips.len(), 3, "public addresses are unique");
+    }
+
+    #[test]
+    fn association_needs_an_ip_the_eni_has_and_one_eip_per_ip() {
+        let (mut st, t0) = world();
+        let pod = st.assign_pod_ip("i-1").unwrap().unwrap();
+        let a = st.allocate(&spec(), t0).unwrap();
+        let b = st.allocate(&spec(), t0).unwrap();
+        let on = |ip| AssocTarget::NetworkInterface {
+            eni_id: pod.eni_id.clone(),
+            private_ip: ip,
+        };
+        let foreign = Ipv4Addr::new(192, 168, 0, 200);
+        assert_eq!(
+            st.associate(&a, &on(foreign), t0).unwrap_err().code,
+            "InvalidParameter.Mismatch"
+        );
+        let missing = AssocTarget::NetworkInterface {
+            eni_id: "eni-nope".into(),
+            private_ip: pod.ip,
+        };
+        assert_eq!(
+            st.associate(&a, &missing, t0).unwrap_err().code,
+            "InvalidInstanId.NotFound"
+        );
+        st.associate(&a, &on(pod.ip), t0).unwrap();
+        assert_eq!(
+            st.associate(&b, &on(pod.ip), t0).unwrap_err().code,
+            "InvalidAssociation.Duplicated"
+        );
+        // the instance's primary IP is a different IP: fine in EcsInstance mode
+        st.associate(
+            &b,
+            &AssocTarget::EcsInstance {
+                instance_id: "i-1".into(),
+            },
+            t0,
+        )
+        .unwrap();
+        let c = st.allocate(&spec(), t0).unwrap();
+        assert_eq!(
+            st.associate(
+                &c,
+                &AssocTarget::EcsInstance {
+                    instance_id: "i-1".into()
+                },
+                t0
+            )
+            .unwrap_err()
+            .code,
+            "InvalidAssociation.Duplicated"
+        );
+    }
+
+    #[test]
+    fn allocate_spec_validation_table() {
+        type Mutation = Box<dyn Fn(&mut AllocateSpec)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|s| s.bandwidth = 0), "Bandwidth"),
+            (Box::new(|s| s.bandwidth = 201), "Bandwidth"),
+            (
+                Box::new(|s| s.internet_charge_type = "Free".into()),
+                "InternetChargeType",
+            ),
+            (Box::new(|s| s.isp = "Moon".into()), "ISP"),
+            (Box::new(|s| s.name = "https://x".into()), "Name"),
+            (Box::new(|s| s.description = "d".repeat(257)), "Description"),
+            (
+                Box::new(|s| s.tags = vec![("aliyun:x".into(), "v".into())]),
+                "Tag.N.Key",
+            ),
+            (
+                Box::new(|s| s.tags = vec![("acs:x".into(), "v".into())]),
+                "Tag.N.Key",
+            ),
+        ];
+        for (mutate, param) in cases {
+            let mut s = spec();
+            mutate(&mut s);
+            let err = s.validate().unwrap_err();
+            assert_eq!(err.code, "InvalidParameter");
+            assert!(err.message.contains(param), "{param}: {}", err.message);
+        }
+        let mut ok = spec();
+        ok.internet_charge_type = "PayByBandwidth".into();
+        ok.bandwidth = 500;
+        ok.validate().unwrap();
+    }
+
+    #[test]
+    fn pod_ips_fill_secondary_enis_up_to_the_instance_type_limits() {
+        let (mut st, _) = world();
+        let vsw = st.instances["i-1"].vswitch_id.clone();
+        let before = st.vswitches[&vsw].available();
+        // ecs.g7.large: 3 ENIs x 10 IPs; pods use the 2 secondary ENIs -> 20 slots
+        let mut got = Vec::new();
+        while let Some(p) = st.assign_pod_ip("i-1").unwrap() {
+            got.push(p);
+        }
+        assert_eq!(got.len(), 20);
+        assert_eq!(got.iter().filter(|p| p.created_eni).count(), 2);
+        assert_eq!(st.instances["i-1"].enis.len(), 3);
+        assert_eq!(st.vswitches[&vsw].available(), before - 20);
+        assert_eq!(
+            st.create_eni("i-1").unwrap_err().code,
+            "EniPerInstanceLimitExceeded"
+        );
+        // a released IP stays pooled on its ENI and is handed out again
+        let first = got[0].clone();
+        assert!(st.release_pod_ip("i-1", first.ip).unwrap());
+        assert!(!st.release_pod_ip("i-1", first.ip).unwrap());
+        let again = st.assign_pod_ip("i-1").unwrap().unwrap();
+        assert_eq!((again.eni_id, again.ip), (first.eni_id, first.ip));
+        assert_eq!(st.vswitches[&vsw].available(), before - 20);
+    }
+
+    #[test]
+    fn private_ip_assignment_rules() {
+        let (mut st, t0) = world();
+        let eni = st.create_eni("i-1").unwrap();
+        let ips = st.assign_private_ips(&eni, &[], 2).unwrap();
+        assert_eq!(ips.len(), 2);
+        assert_eq!(
+            st.assign_private_ips(&eni, &[ips[0]], 0).unwrap_err().code,
+            "InvalidIp.IpAssigned"
+        );
+        assert_eq!(
+            st.assign_private_ips(&eni, &[Ipv4Addr::new(10, 0, 0, 1)], 0)
+                .unwrap_err()
+                .code,
+            "InvalidVSwitchId.IpInvalid"
+        );
+        assert_eq!(
+            st.assign_private_ips(&eni, &[], 8).unwrap_err().code,
+            "QuotaExceeded.PrivateIpAddress"
+        );
+        let primary = st.enis[&eni].primary_ip;
+        assert_eq!(
+            st.unassign_private_ips(&eni, &[primary]).unwrap_err().code,
+            "InvalidIp.IpUnassigned"
+        );
+        let id = st.allocate(&spec(), t0).unwrap();
+        st.associate(
+            &id,
+            &AssocTarget::NetworkInterface {
+                eni_id: eni.clone(),
+                private_ip: ips[0],
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(
+            st.unassign_private_ips(&eni, &[ips[0]]).unwrap_err().code,
+            "Operation.Conflict"
+        );
+        st.unassign_private_ips(&eni, &[ips[1]]).unwrap();
+        assert_eq!(st.enis[&eni].secondary_ips, vec![ips[0]]);
+        // removing the instance frees the EIP at once
+        st.remove_instance("i-1").unwrap();
+        assert_eq!(st.eips[&id].status, EipStatus::Available);
+        assert!(st.enis.is_empty());
+        assert!(st.vswitches.values().all(|v| v.used.is_empty()));
+    }
+
+    #[test]
+    fn tags_and_bandwidth_packages() {
+        let (mut st, t0) = world();
+        let id = st.allocate(&spec(), t0).unwrap();
+        st.tag(
+            std::slice::from_ref(&id),
+            &[("a".into(), "1".into()), ("b".into(), "2".into())],
+            t0,
+        )
+        .unwrap();
+        st.tag(std::slice::from_ref(&id), &[("a".into(), "3".into())], t0)
+            .unwrap();
+        assert_eq!(
+            st.list_tags(&[], &[("a".into(), Some("3".into()))], t0)
+                .len(),
+            2
+        );
+        let too_many: Vec<(String, String)> =
+            (0..19).map(|i| (format!("k{i}"), String::new())).collect();
+        assert_eq!(
+            st.tag(std::slice::from_ref(&id), &too_many, t0)
+                .unwrap_err()
+                .code,
+            "QuotaExceeded.TagNum"
+        );
+        assert_eq!(
+            st.tag(&["eip-x".into()], &[("a".into(), "1".into())], t0)
+                .unwrap_err()
+                .code,
+            "InvalidResourceId.NotFound"
+        );
+        st.untag(std::slice::from_ref(&id), &["a".into()], false, t0)
+            .unwrap();
+        assert_eq!(st.eips[&id].tags, vec![("b".to_string(), "2".to_string())]);
+        st.untag(std::slice::from_ref(&id), &[], true, t0).unwrap();
+        assert!(st.eips[&id].tags.is_empty());
+
+        let pkg = "cbwp-bp1sim00000000000000";
+        assert_eq!(
+            st.add_to_package("cbwp-nope", &id, t0).unwrap_err().code,
+            "InvalidBandwidthPackageId.NotFound"
+        );
+        st.add_to_package(pkg, &id, t0).unwrap();
+        assert_eq!(
+            st.add_to_package(pkg, &id, t0).unwrap_err().code,
+            "OperationFailed.EipInBandwidthPackage"
+        );
+        st.remove_from_package(pkg, &id, t0).unwrap();
+        assert_eq!(
+            st.remove_from_package(pkg, &id, t0).unwrap_err().code,
+            "OperationFailed.EipNotInBandwidthPackage"
+        );
+    }
+
+    #[test]
+    fn describe_filters_and_orders_newest_first() {
+        let (mut st, t0) = world();
+        let a = st.allocate(&spec(), t0).unwrap();
+        let mut s = spec();
+        s.name = "web".into();
+        s.tags = vec![("team".into(), "x".into())];
+        let b = st.allocate(&s, t0).unwrap();
+        let all: Vec<String> = st
+            .describe(&EipFilter::default(), t0)
+            .iter()
+            .map(|e| e.allocation_id.clone())
+            .collect();
+        assert_eq!(all, vec![b.clone(), a.clone()]);
+        let f = EipFilter {
+            tags: vec![("team".into(), None)],
+            ..Default::default()
+        };
+        assert_eq!(st.describe(&f, t0).len(), 1);
+        let f = EipFilter {
+            name: Some("web".into()),
+            allocation_ids: vec![a.clone()],
+            ..Default::default()
+        };
+        assert!(st.describe(&f, t0).is_empty());
+        let f = EipFilter {
+            status: Some(EipStatus::InUse),
+            ..Default::default()
+        };
+        assert!(st.describe(&f, t0).is_empty());
+    }
+}
