@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 SDK_REQUIREMENTS := cloudsim/conformance/requirements.txt
 
-.PHONY: test fmt clippy unit sdk-env crds crd-check
+.PHONY: test fmt clippy unit sdk-env crds
 
 test: fmt clippy sdk-env unit
 
