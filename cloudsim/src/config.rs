@@ -425,6 +425,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_loads_and_builds_a_world() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sim.yaml");
+        let cfg = SimConfig::from_file(&path).unwrap();
+        assert_eq!(cfg.instances.len(), 2);
+        assert_eq!(cfg.faults.len(), 3);
+        assert_eq!(cfg.rate_limits.time_scale, 60.0);
+        assert_eq!(cfg.bandwidth_packages.len(), 1);
+        let st = crate::state::SimState::new(&cfg).unwrap();
+        assert_eq!(st.instances["i-node-2"].zone_id, "cn-hangzhou-i");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sim.json");

@@ -170,11 +170,18 @@ fn quota_of(limit: RateLimit, time_scale: f64) -> Quota {
 }
 
 /// The shared handle to the runtime.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Shared {
     inner: Arc<Mutex<Runtime>>,
     /// The configuration the emulator started with (for reset).
     initial: Arc<SimConfig>,
+}
+
+impl std::fmt::Debug for Shared {
+    // The runtime holds metadata tokens and issued credentials: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared { .. }")
+    }
 }
 
 impl Shared {

@@ -806,3 +806,34 @@ async fn the_binary_prints_its_address_first_and_reads_a_config_file() {
     .await
     .expect("test finished in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_with_one_client_token_allocate_once() {
+    tokio::time::timeout(LIMIT, async {
+        let sim = start(SimConfig::default()).await;
+        let url = sim.url();
+        let calls = (0..16).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let r = call(
+                    &url,
+                    "AllocateEipAddress",
+                    &[("RegionId", "cn-hangzhou"), ("ClientToken", "same-pod")],
+                )
+                .await;
+                allocation_id(&r)
+            })
+        });
+        let ids: std::collections::BTreeSet<String> = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .map(|r| r.expect("task ran"))
+            .collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        assert_eq!(sim.admin().eips().len(), 1);
+        assert_eq!(sim.admin().call_count("AllocateEipAddress"), 16);
+        sim.shutdown().await;
+    })
+    .await
+    .expect("test finished in time");
+}
