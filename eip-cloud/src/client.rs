@@ -471,8 +471,10 @@ impl AliyunClient {
         params: &Params,
         attempt: u32,
     ) -> Result<T, Error> {
+        // No HTTP attempt without credentials: nothing to observe.
+        let creds = self.inner.credentials.credentials().await?;
         let started = Instant::now();
-        let result = self.send::<T>(product, action, params).await;
+        let result = self.send::<T>(product, action, params, &creds).await;
         if let Some(obs) = &self.inner.observer {
             let (outcome, http_status) = match &result {
                 Ok(_) => (CallOutcome::Success, Some(200)),
@@ -499,13 +501,13 @@ impl AliyunClient {
         product: Product,
         action: &str,
         params: &Params,
+        creds: &Credentials,
     ) -> Result<T, Error> {
         let inner = &self.inner;
         let endpoint = match product {
             Product::Vpc => &inner.vpc,
             Product::Ecs => &inner.ecs,
         };
-        let creds = inner.credentials.credentials().await?;
         let timestamp = signature::format_timestamp(jiff::Timestamp::now());
         let nonce = signature::new_nonce();
         let version = product.version();

@@ -585,3 +585,38 @@ async fn connection_refused_is_a_transport_error_without_secrets() -> anyhow::Re
     })
     .await?
 }
+
+#[tokio::test]
+async fn vpc_and_ecs_calls_go_to_their_own_endpoints() -> anyhow::Result<()> {
+    tokio::time::timeout(BOUND, async {
+        let vpc = MockServer::start(|_, _| Answer::ok()).await?;
+        let ecs = MockServer::start(|_, _| {
+            Answer::json(
+                200,
+                json!({"RequestId": "r", "Instances": {"Instance": []}}),
+            )
+        })
+        .await?;
+        let c = AliyunClient::builder()
+            .region("cn-beijing")
+            .vpc_endpoint(vpc.url())
+            .ecs_endpoint(ecs.url())
+            .credentials(Credentials::new("testid", SECRET))
+            .build()?;
+        c.release_eip_address("eip-1").await?;
+        c.describe_instances(&eip_cloud::args::DescribeInstancesArgs::default())
+            .await?;
+        let (v, e) = (vpc.seen(), ecs.seen());
+        assert_eq!(v.len(), 1);
+        assert_eq!(e.len(), 1);
+        assert_eq!(v[0].header("x-acs-version"), Some("2016-04-28"));
+        assert_eq!(v[0].param("RegionId"), Some("cn-beijing"));
+        assert_eq!(e[0].header("x-acs-action"), Some("DescribeInstances"));
+        assert_eq!(e[0].header("x-acs-version"), Some("2014-05-26"));
+        assert_eq!(e[0].header("host"), Some(ecs.addr.to_string().as_str()));
+        vpc.stop().await;
+        ecs.stop().await;
+        Ok(())
+    })
+    .await?
+}
