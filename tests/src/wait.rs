@@ -30,7 +30,9 @@ where
         if tokio::time::Instant::now() >= deadline {
             match last_error {
                 Some(e) => {
-                    return Err(e.context(format!("timed out after {timeout:?} waiting for {what}")));
+                    return Err(
+                        e.context(format!("timed out after {timeout:?} waiting for {what}"))
+                    );
                 }
                 None => bail!("timed out after {timeout:?} waiting for {what}"),
             }
