@@ -5,7 +5,8 @@
 //! and one background poller. Each poll is a single [`Cloud::describe_eip_addresses`]
 //! over every id that someone waits for (the client sends them 50 per call), so N pods
 //! waiting cost one describe per poll, not N. The poll interval grows exponentially from
-//! `initial_interval` to `max_interval` and starts over when a new caller arrives. Each
+//! `initial_interval` to `max_interval`; a new caller brings the next poll forward to at
+//! most `initial_interval` away and restarts the growth (never pushing a poll later). Each
 //! caller has its own deadline; when it passes, that caller alone gets
 //! [`Error::WaitTimeout`] and stops being polled for. The poller stops when nobody waits.
 //! No lock is held across the describe call.
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use crate::args::DescribeEipArgs;
 use crate::model::{EipAddress, eip_status};
@@ -96,6 +97,7 @@ struct Inner {
     config: WaiterConfig,
     state: Mutex<State>,
     polls: std::sync::atomic::AtomicU64,
+    arrivals: Notify,
 }
 
 /// Shared waiter for asynchronous EIP states; clone it freely (all clones share one
@@ -133,6 +135,7 @@ impl Waiter {
                 config,
                 state: Mutex::new(State::default()),
                 polls: std::sync::atomic::AtomicU64::new(0),
+                arrivals: Notify::new(),
             }),
         }
     }
@@ -176,6 +179,8 @@ impl Waiter {
         };
         if spawn {
             tokio::spawn(Self::run(self.inner.clone()));
+        } else {
+            self.inner.arrivals.notify_one();
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => reply,
@@ -206,7 +211,16 @@ impl Waiter {
         let cfg = inner.config;
         let mut delay = cfg.initial_interval;
         loop {
-            tokio::time::sleep(delay).await;
+            let mut wake_at = tokio::time::Instant::now() + delay;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake_at) => break,
+                    _ = inner.arrivals.notified() => {
+                        // A new caller: poll soon, but never later than already planned.
+                        wake_at = wake_at.min(tokio::time::Instant::now() + cfg.initial_interval);
+                    }
+                }
+            }
             let ids: Vec<String> = {
                 let mut st = inner.lock();
                 if st.waiting.is_empty() {
@@ -564,6 +578,36 @@ mod tests {
         );
         // The describe failure was survived (the poll that failed was retried).
         assert!(cloud.describes.load(Ordering::SeqCst) >= 3);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_new_caller_brings_the_next_poll_forward() -> anyhow::Result<()> {
+        let cloud = ScriptedCloud::with(vec![
+            ("eip-stuck".into(), vec![Some("Associating")]),
+            ("eip-ready".into(), vec![Some("InUse")]),
+        ]);
+        let waiter = Waiter::new(
+            cloud.clone(),
+            WaiterConfig {
+                initial_interval: Duration::from_millis(5),
+                max_interval: Duration::from_secs(30),
+                factor: 100.0,
+                absent_polls_before_gone: 2,
+            },
+        );
+        let w = waiter.clone();
+        let stuck =
+            tokio::spawn(async move { w.wait("eip-stuck", WaitTarget::InUse, BOUND).await });
+        // Let the interval grow: polls at ~5 ms and ~505 ms; the next is ~50 s away.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(waiter.polls() >= 1);
+        // Without the arrival wake-up this caller would wait ~50 s and miss its deadline.
+        let ready = waiter
+            .wait("eip-ready", WaitTarget::InUse, Duration::from_secs(2))
+            .await?;
+        assert_eq!(ready.map(|e| e.status), Some("InUse".to_owned()));
+        stuck.abort();
         Ok(())
     }
 }
