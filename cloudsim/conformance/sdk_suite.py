@@ -220,6 +220,23 @@ def main():
     insts = i.instances.instance
     check("DescribeInstances by InstanceIds JSON array", len(insts) == 1 and insts[0].instance_id == inst
           and insts[0].instance_type == "ecs.g7.large" and insts[0].status == "Running", i.to_map())
+    asg = ecs.assign_private_ip_addresses(ecs_models.AssignPrivateIpAddressesRequest(
+        region_id=REGION, network_interface_id=eni, secondary_private_ip_address_count=2)).body
+    new_ips = asg.assigned_private_ip_addresses_set.private_ip_set.private_ip_address
+    mac = next(m.rstrip("/") for m in metadata(inst, "meta-data/network/interfaces/macs/").split()
+               if metadata(inst, f"meta-data/network/interfaces/macs/{m.rstrip('/')}/network-interface-id") == eni)
+    on_eni = json.loads(metadata(inst, f"meta-data/network/interfaces/macs/{mac}/private-ipv4s"))
+    check("AssignPrivateIpAddresses adds IPs the metadata service then lists",
+          asg.assigned_private_ip_addresses_set.network_interface_id == eni and len(new_ips) == 2
+          and all(ip in on_eni for ip in new_ips), (asg.to_map(), on_eni))
+    ecs.unassign_private_ip_addresses(ecs_models.UnassignPrivateIpAddressesRequest(
+        region_id=REGION, network_interface_id=eni, private_ip_address=new_ips))
+    on_eni = json.loads(metadata(inst, f"meta-data/network/interfaces/macs/{mac}/private-ipv4s"))
+    check("UnassignPrivateIpAddresses removes them", not any(ip in on_eni for ip in new_ips), on_eni)
+    expect_error("the ENI's primary IP cannot be unassigned: 403 InvalidIp.IpUnassigned",
+                 lambda: ecs.unassign_private_ip_addresses(ecs_models.UnassignPrivateIpAddressesRequest(
+                     region_id=REGION, network_interface_id=eni, private_ip_address=[pod_ip])),
+                 ClientException, "InvalidIp.IpUnassigned", 403)
     v = vpc.describe_vswitches(vpc_models.DescribeVSwitchesRequest(region_id=REGION)).body
     vs = v.v_switches.v_switch
     check("DescribeVSwitches lists two zones with free IP counts",

@@ -235,6 +235,11 @@ async fn run(shared: &Shared, p: Prepared, rid: &str) -> Result<Value, ApiError>
         let mut rt = shared.lock();
         execute(&mut rt, &p, rid)
     };
+    tracing::debug!(
+        action = %p.action,
+        code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK"),
+        "api call"
+    );
     if let Some(hang) = lose_after {
         tokio::time::sleep(Duration::from_millis(hang)).await;
         return Err(ApiError::unavailable());
@@ -265,6 +270,13 @@ fn execute(rt: &mut Runtime, p: &Prepared, rid: &str) -> Result<Value, ApiError>
             obj.insert("RequestId".into(), Value::String(rid.to_string()));
         }
         return Ok(body);
+    }
+    if p.params.bool("DryRun")? == Some(true) {
+        return Err(ApiError::new(
+            400,
+            "DryRunOperation",
+            "Request validation has been passed with DryRun flag set.",
+        ));
     }
     let result = match p.product {
         Product::Vpc => actions::vpc::handle(&mut rt.state, &p.action, &p.params, rid, now),

@@ -118,6 +118,9 @@ impl Runtime {
             issued: now,
             role: role.to_string(),
         };
+        // Forget credentials that expired more than an hour ago.
+        let horizon = now - jiff::SignedDuration::from_hours(1);
+        self.keyring.sts.retain(|_, c| c.expiration > horizon);
         self.keyring
             .sts
             .insert(cred.access_key_id.clone(), cred.clone());

@@ -338,6 +338,12 @@ async fn bad_input_gets_the_real_error_body_never_a_bare_500() {
             let r = call(&url, action, &[region[0], extra]).await;
             assert_error(&r, 400, "InvalidParameter");
         }
+        assert_error(
+            &call(&url, "AllocateEipAddress", &[region[0], ("DryRun", "true")]).await,
+            400,
+            "DryRunOperation",
+        );
+        assert!(sim.admin().eips().is_empty(), "a dry run changes nothing");
         let many: String = (0..51)
             .map(|i| format!("eip-{i}"))
             .collect::<Vec<_>>()
