@@ -1,0 +1,290 @@
+//! The extender against a Kubernetes API (the sandbox's in-memory API server over HTTP):
+//! watchers keep the view current, eni-config applies live, binds go through the real
+//! `pods/binding` under a burst without over-commit, the Lease elects one leader, and the
+//! cloud view reads eip-cloudsim.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use eip_cloud::Cloud;
+use eip_cloud::args::AllocateEipArgs;
+use eip_cloud::credentials::Credentials;
+use eip_cloudsim::{CloudSim, SimConfig};
+use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
+use eip_core::names::NODE_MAX_AVAILABLE_IP;
+use eip_core::podeip::PodEIP;
+use eip_extender::bind::{BindError, Binder, KubeBinder};
+use eip_extender::lease::{LeaseConfig, try_hold};
+use eip_extender::{RunningExtender, Settings};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, CustomResourceExt};
+use sandbox::apiserver::{ApiServer, ApiServerOptions, RunningApiServer};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn cluster() -> anyhow::Result<(RunningApiServer, Client)> {
+    let api = ApiServer::start(ApiServerOptions::default()).await?;
+    let client = api.client().await?;
+    Api::<CustomResourceDefinition>::all(client.clone())
+        .create(&PostParams::default(), &PodEIP::crd())
+        .await?;
+    Ok((api, client))
+}
+
+async fn eni_config(client: &Client, enabled: bool) -> anyhow::Result<()> {
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": ENI_CONFIG_NAME, "namespace": ENI_CONFIG_NAMESPACE},
+        "data": {ENI_CONF_KEY: json!({"enable_eip_pool": enabled.to_string(), "ipam_type": "crd"}).to_string()},
+    }))?;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ENI_CONFIG_NAMESPACE);
+    api.patch(
+        ENI_CONFIG_NAME,
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(&cm),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn node(client: &Client, name: &str, slots: u32) -> anyhow::Result<()> {
+    let mut annotations = BTreeMap::new();
+    annotations.insert(NODE_MAX_AVAILABLE_IP.to_string(), slots.to_string());
+    let n: Node =
+        serde_json::from_value(json!({"metadata": {"name": name, "annotations": annotations}}))?;
+    Api::<Node>::all(client.clone())
+        .create(&PostParams::default(), &n)
+        .await?;
+    Ok(())
+}
+
+async fn pod(client: &Client, name: &str) -> anyhow::Result<String> {
+    let p: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "registry.invalid/pause:3.9"}]},
+    }))?;
+    let p = Api::<Pod>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &p)
+        .await?;
+    Ok(p.metadata.uid.unwrap_or_default())
+}
+
+async fn extender(client: &Client) -> anyhow::Result<RunningExtender> {
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse()?,
+        ..Settings::default()
+    };
+    let ext = eip_extender::start(&settings, client.clone(), None).await?;
+    wait_for("caches synced", async || {
+        ext.ready.synced.load(Ordering::Acquire).then_some(())
+    })
+    .await;
+    Ok(ext)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn burst_of_real_binds_fills_exactly_the_free_slots() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        eni_config(&client, true).await?;
+        node(&client, "n1", 5).await?;
+        let ext = extender(&client).await?;
+        let mut uids = Vec::new();
+        for i in 0..50 {
+            uids.push(pod(&client, &format!("p{i}")).await?);
+        }
+        wait_for("50 pods in the view", async || {
+            (ext.state.read().ok()?.pod_count() == 50).then_some(())
+        })
+        .await;
+
+        let http = reqwest::Client::new();
+        let url = format!("{}/bind", ext.url());
+        let calls = uids.iter().enumerate().map(|(i, uid)| {
+            let body = json!({"PodName": format!("p{i}"), "PodNamespace": "default", "PodUID": uid, "Node": "n1"});
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                let v: serde_json::Value = http.post(&url).json(&body).send().await?.json().await?;
+                anyhow::Ok(v)
+            }
+        });
+        let answers = futures::future::try_join_all(calls).await?;
+        let ok = answers.iter().filter(|v| v["Error"] == "").count();
+        assert_eq!(ok, 5, "{answers:?}");
+
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let bound: Vec<String> = pods
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("n1"))
+            .filter_map(|p| p.metadata.name)
+            .collect();
+        assert_eq!(bound.len(), 5, "{bound:?}");
+        // the watch shows them: reservations turn into used slots
+        wait_for("reservations settled", async || {
+            let st = ext.state.read().ok()?;
+            let e = st.node("n1")?;
+            (st.reservation_count() == 0 && e.used == 5).then_some(())
+        })
+        .await;
+        // a retried bind of a bound pod succeeds without a second binding
+        let first = bound.first().cloned().unwrap_or_default();
+        let i: usize = first.trim_start_matches('p').parse()?;
+        let retry = json!({"PodName": first, "PodNamespace": "default", "PodUID": uids[i], "Node": "n1"});
+        let v: serde_json::Value = http.post(&url).json(&retry).send().await?.json().await?;
+        assert_eq!(v["Error"], "");
+        // the API itself refuses a second binding with 409, which the binder reports as a conflict
+        let kb = KubeBinder::new(client.clone());
+        let again = kb.bind("default", &first, &uids[i], "n1").await;
+        assert!(matches!(again, Err(BindError::Conflict(_))), "{again:?}");
+        let seen = kb.get_pod("default", &first).await?;
+        assert_eq!(seen.and_then(|p| p.node).as_deref(), Some("n1"));
+
+        // a bound pod being deleted still holds its IP; once gone, its slot is free
+        pods.delete(&first, &DeleteParams::default().grace_period(0))
+            .await?;
+        wait_for("slot freed", async || {
+            (ext.state.read().ok()?.node("n1")?.used == 4).then_some(())
+        })
+        .await;
+        ext.shutdown().await?;
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eni_config_switches_apply_live() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let ext = extender(&client).await?;
+        assert!(
+            !ext.state
+                .read()
+                .map(|s| s.switches.eip_enabled)
+                .unwrap_or(true)
+        );
+        eni_config(&client, true).await?;
+        wait_for("switch on", async || {
+            ext.state.read().ok()?.switches.eip_enabled.then_some(())
+        })
+        .await;
+        eni_config(&client, false).await?;
+        wait_for("switch off", async || {
+            (!ext.state.read().ok()?.switches.eip_enabled).then_some(())
+        })
+        .await;
+        ext.shutdown().await?;
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
+        let a = LeaseConfig {
+            identity: "a".into(),
+            duration: Duration::from_secs(1),
+            ..LeaseConfig::new("kube-system")
+        };
+        let b = LeaseConfig {
+            identity: "b".into(),
+            ..a.clone()
+        };
+        assert!(try_hold(&leases, &a).await?);
+        assert!(!try_hold(&leases, &b).await?);
+        assert!(try_hold(&leases, &a).await?, "the holder renews");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert!(
+            try_hold(&leases, &b).await?,
+            "an expired lease is taken over"
+        );
+        assert!(!try_hold(&leases, &a).await?);
+        let l = leases.get("eip-extender").await?;
+        let spec = l.spec.unwrap_or_default();
+        assert_eq!(spec.holder_identity.as_deref(), Some("b"));
+        assert_eq!(spec.lease_transitions, Some(1));
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_view_reads_eips_and_zone_ips_from_cloudsim() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let sim = CloudSim::start(SimConfig::default()).await?;
+        let cloud: Arc<dyn Cloud> = Arc::new(
+            eip_cloud::AliyunClient::builder()
+                .region("cn-hangzhou")
+                .endpoint(sim.url())
+                .credentials(Credentials::new("testid", "testsecret"))
+                .build()?,
+        );
+        let a = cloud
+            .allocate_eip_address(&AllocateEipArgs::default())
+            .await?;
+        cloud
+            .allocate_eip_address(&AllocateEipArgs::default())
+            .await?;
+        let vsw = ["vsw-bp1sim0000000000000h".to_string()];
+        let view = eip_extender::cloudview::fetch(cloud.as_ref(), &vsw, None).await?;
+        assert_eq!(view.region, "cn-hangzhou");
+        assert_eq!(view.eips.len(), 2);
+        assert_eq!(
+            view.eips.get(&a.allocation_id).map(|e| e.status.as_str()),
+            Some("Available")
+        );
+        let free = view
+            .zone_free_ips
+            .get("cn-hangzhou-h")
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            free > 200 && free < 256,
+            "a /24 minus reserved addresses: {free}"
+        );
+        assert!(
+            !view.zone_free_ips.contains_key("cn-hangzhou-i"),
+            "only listed vSwitches count"
+        );
+        // without vSwitches in eni-config, the VPC's vSwitches count
+        let vpc = SimConfig::default().vpc.vpc_id;
+        let view = eip_extender::cloudview::fetch(cloud.as_ref(), &[], Some(&vpc)).await?;
+        assert!(view.zone_free_ips.contains_key("cn-hangzhou-i"));
+        sim.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
