@@ -7,9 +7,17 @@
 //! namespace for the test; helpers to create workloads ([`fixtures`]), wait for
 //! conditions ([`wait::wait_for`]) and look at the cloud state; teardown.
 //!
-//! ```ignore
-//! let cluster = Cluster::builder().node("n1", "ecs.g7.large").node("n2", "ecs.g7.large").start().await?;
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use eip_e2e::{Cluster, deployment};
+//! let cluster = Cluster::builder()
+//!     .node("n1", "ecs.g7.large")
+//!     .node("n2", "ecs.g7.large")
+//!     .start()
+//!     .await?;
 //! cluster.create_deployment(&deployment("web").replicas(3).with_eip()).await?;
+//! cluster.teardown().await
+//! # }
 //! ```
 //!
 //! # A real cluster instead
