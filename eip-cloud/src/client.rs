@@ -697,7 +697,10 @@ impl Cloud for AliyunClient {
                     let n = resp.eip_addresses.eip_address.len();
                     seen += n;
                     out.extend(resp.eip_addresses.eip_address);
-                    if n == 0 || n < page_size as usize || seen as i64 >= resp.total_count {
+                    if n == 0
+                        || n < page_size as usize
+                        || (resp.total_count > 0 && seen as i64 >= resp.total_count)
+                    {
                         break;
                     }
                     page += 1;
@@ -782,7 +785,7 @@ impl Cloud for AliyunClient {
             let n = resp.vswitches.vswitch.len();
             seen += n;
             out.extend(resp.vswitches.vswitch);
-            if n == 0 || n < 50 || seen as i64 >= resp.total_count {
+            if n == 0 || n < 50 || (resp.total_count > 0 && seen as i64 >= resp.total_count) {
                 break;
             }
         }

@@ -620,3 +620,34 @@ async fn vpc_and_ecs_calls_go_to_their_own_endpoints() -> anyhow::Result<()> {
     })
     .await?
 }
+
+#[tokio::test]
+async fn pages_are_followed_even_without_a_total_count() -> anyhow::Result<()> {
+    tokio::time::timeout(BOUND, async {
+        // 107 vSwitches in pages of 50, and no TotalCount in the answers.
+        let server = MockServer::start(|s, _| {
+            let page: usize = s
+                .param("PageNumber")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1);
+            let n = match page {
+                1 | 2 => 50,
+                3 => 7,
+                _ => 0,
+            };
+            let items: Vec<_> = (0..n)
+                .map(|i| json!({"VSwitchId": format!("vsw-{page}-{i}"), "AvailableIpAddressCount": 5}))
+                .collect();
+            Answer::json(200, json!({"RequestId": "r", "VSwitches": {"VSwitch": items}}))
+        })
+        .await?;
+        let c = client(&server, SignatureVersion::V3, Credentials::new("testid", SECRET))?;
+        let all = c.describe_vswitches(&DescribeVSwitchesArgs::default()).await?;
+        assert_eq!(all.len(), 107);
+        assert_eq!(server.seen().len(), 3);
+        assert!(server.seen().iter().all(|s| s.param("PageSize") == Some("50")));
+        server.stop().await;
+        Ok(())
+    })
+    .await?
+}
