@@ -220,6 +220,10 @@ pub struct InstanceConfig {
     pub ram_role: Option<String>,
     /// Host name (defaults to the instance id).
     pub hostname: Option<String>,
+    /// Secondary ENIs to attach at creation.
+    pub secondary_enis: u32,
+    /// Pod IPs to hand out at creation (as [`crate::Admin::assign_pod_ip`] would).
+    pub pod_ips: u32,
 }
 
 /// A common bandwidth package.
@@ -434,6 +438,8 @@ mod tests {
         assert_eq!(cfg.bandwidth_packages.len(), 1);
         let st = crate::state::SimState::new(&cfg).unwrap();
         assert_eq!(st.instances["i-node-2"].zone_id, "cn-hangzhou-i");
+        assert_eq!(st.instances["i-node-1"].enis.len(), 2);
+        assert_eq!(st.instances["i-node-1"].pod_ips.len(), 3);
     }
 
     #[test]

@@ -1130,8 +1130,24 @@ impl SimState {
                 seq,
             },
         );
-        if let Err(e) = self.new_eni(&id, &vswitch_id, "Primary") {
-            self.instances.remove(&id);
+        let populate = |st: &mut Self| -> Result<(), ApiError> {
+            st.new_eni(&id, &vswitch_id, "Primary")?;
+            for _ in 0..cfg.secondary_enis {
+                st.create_eni(&id)?;
+            }
+            for _ in 0..cfg.pod_ips {
+                if st.assign_pod_ip(&id)?.is_none() {
+                    return Err(ApiError::new(
+                        400,
+                        "QuotaExceeded.PrivateIpAddress",
+                        format!("The instance {id} cannot hold {} pod IPs.", cfg.pod_ips),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = populate(self) {
+            let _ = self.remove_instance(&id);
             return Err(e);
         }
         Ok(id)
@@ -1700,6 +1716,33 @@ mod tests {
         let again = st.assign_pod_ip("i-1").unwrap().unwrap();
         assert_eq!((again.eni_id, again.ip), (first.eni_id, first.ip));
         assert_eq!(st.vswitches[&vsw].available(), before - 20);
+    }
+
+    #[test]
+    fn instances_can_start_with_enis_and_pod_ips() {
+        let (mut st, _) = world();
+        let id = st
+            .add_instance(&InstanceConfig {
+                instance_type: Some("ecs.g7.large".into()),
+                secondary_enis: 1,
+                pod_ips: 12,
+                ..Default::default()
+            })
+            .unwrap();
+        let inst = &st.instances[&id];
+        assert_eq!(inst.enis.len(), 3);
+        assert_eq!(inst.pod_ips.len(), 12);
+        let before: usize = st.vswitches.values().map(|v| v.used.len()).sum();
+        let err = st
+            .add_instance(&InstanceConfig {
+                pod_ips: 21,
+                ..Default::default()
+            })
+            .unwrap_err();
+        assert_eq!(err.code, "QuotaExceeded.PrivateIpAddress");
+        let after: usize = st.vswitches.values().map(|v| v.used.len()).sum();
+        assert_eq!(before, after, "a refused instance leaves nothing behind");
+        assert_eq!(st.instances.len(), 2);
     }
 
     #[test]
