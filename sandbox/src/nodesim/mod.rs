@@ -10,7 +10,7 @@
 //! has an IP), probes (containers are ready at once; readiness gates are honoured),
 //! restarts, pod phases Succeeded/Failed, node heartbeats and leases.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -268,6 +268,9 @@ pub struct NodeSim {
     ipam: Arc<dyn Ipam>,
     reporter: Reporter,
     pods: HashMap<String, PodSlot>,
+    /// Pods whose termination is done (IP released): later events about them, until the
+    /// API confirms the deletion, must not take or release anything again.
+    finished: HashSet<String>,
 }
 
 /// A running node simulator; [`RunningNode::shutdown`] (or dropping it) stops it. The
@@ -323,6 +326,7 @@ impl NodeSim {
             ipam,
             reporter,
             pods: HashMap::new(),
+            finished: HashSet::new(),
         }
     }
 
@@ -389,6 +393,7 @@ impl NodeSim {
                     if let Some(slot) = self.pods.remove(&uid) {
                         self.release(&slot);
                     }
+                    self.finished.insert(uid);
                     self.retry_waiting(&done_tx).await;
                 }
                 _ = retry.tick() => self.retry_waiting(&done_tx).await,
@@ -411,9 +416,11 @@ impl NodeSim {
 
     /// The pod is gone from the API (confirmed, or force-deleted): its IP goes back.
     fn forget(&mut self, pod: &Pod) {
-        if let Some(slot) = pod.uid().and_then(|uid| self.pods.remove(&uid)) {
+        let Some(uid) = pod.uid() else { return };
+        if let Some(slot) = self.pods.remove(&uid) {
             self.release(&slot);
         }
+        self.finished.remove(&uid);
     }
 
     fn release(&self, slot: &PodSlot) {
@@ -426,6 +433,9 @@ impl NodeSim {
 
     async fn sync_pod(&mut self, pod: Pod, done_tx: &mpsc::UnboundedSender<String>) {
         let Some(uid) = pod.uid() else { return };
+        if self.finished.contains(&uid) {
+            return;
+        }
         let slot = self.pods.entry(uid.clone()).or_default();
         slot.pod = pod.clone();
         if slot.ip.is_none() {

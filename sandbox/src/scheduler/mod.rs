@@ -383,7 +383,21 @@ impl Scheduler {
                 on_node.entry(n.clone()).or_default().push(p);
             }
         }
-        let assumed_count = |node: &str| self.assumed.values().filter(|n| *n == node).count();
+        // Pods assumed on a node (bind in flight), and pending pods of at least this
+        // pod's priority nominated to it (their victims are going away for them), count
+        // as if they were there.
+        let prio = fit::priority(pod);
+        let me = pod.uid();
+        let nominated: Vec<&str> = pods
+            .iter()
+            .filter(|p| p.uid() != me && self.is_ours(p) && fit::priority(p) >= prio)
+            .filter(|p| !self.assumed.contains_key(&p.uid().unwrap_or_default()))
+            .filter_map(|p| p.status.as_ref()?.nominated_node_name.as_deref())
+            .collect();
+        let assumed_count = |node: &str| {
+            self.assumed.values().filter(|n| *n == node).count()
+                + nominated.iter().filter(|n| **n == node).count()
+        };
         let mut statuses: BTreeMap<String, NodeStatus> = BTreeMap::new();
         let mut feasible: Vec<&Node> = Vec::new();
         let mut sorted: Vec<&Node> = nodes.iter().collect();
