@@ -13,6 +13,7 @@ pub mod client;
 pub mod cloud;
 pub mod credentials;
 pub mod error;
+mod lenient;
 pub mod metadata;
 pub mod metrics;
 pub mod model;

@@ -30,14 +30,19 @@ pub mod eip_status {
 #[serde(rename_all = "PascalCase", default)]
 pub struct ErrorBody {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// The endpoint host that answered (`vpc.aliyuncs.com`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub host_id: String,
     /// The error code (`InvalidAllocationId.NotFound`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub code: String,
     /// The human-readable message.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub message: String,
     /// A troubleshooting URL.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub recommend: String,
 }
 
@@ -49,6 +54,7 @@ pub struct ErrorBody {
 #[serde(rename_all = "PascalCase", default)]
 pub struct RequestIdResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
 }
 
@@ -57,8 +63,10 @@ pub struct RequestIdResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct AllocateEipAddressResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// The new EIP's id (`eip-...`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub allocation_id: String,
     /// The public IP (PostPaid only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,12 +84,16 @@ pub struct AllocateEipAddressResponse {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeEipAddressesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Matching EIPs across all pages.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub total_count: i64,
     /// This page (1-based).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_number: i64,
     /// The page size.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_size: i64,
     /// The EIPs of this page.
     pub eip_addresses: EipAddresses,
@@ -100,77 +112,112 @@ pub struct EipAddresses {
 #[serde(rename_all = "PascalCase", default)]
 pub struct EipAddress {
     /// `eip-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub allocation_id: String,
     /// The public IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub ip_address: String,
     /// One of [`eip_status`].
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub status: String,
     /// The region.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub region_id: String,
     /// The associated instance (an ENI id for NetworkInterface), empty when none.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_id: String,
     /// `EcsInstance`, `NetworkInterface`, ...
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_type: String,
     /// The associated instance's region.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_region_id: String,
     /// The private IP it is associated with (NetworkInterface).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub private_ip_address: String,
     /// `NAT`, `MULTI_BINDED` or `BINDED`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub mode: String,
     /// The VPC of the association.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vpc_id: String,
     /// Peak bandwidth in Mbit/s, a string.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub bandwidth: String,
     /// The EIP's own bandwidth, a string.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub eip_bandwidth: String,
     /// Bandwidth of the common bandwidth package it is in, a string.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub bandwidth_package_bandwidth: String,
     /// The common bandwidth package it is in.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub bandwidth_package_id: String,
     /// The package type (`CommonBandwidthPackage`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub bandwidth_package_type: String,
     /// `PostPaid` or `PrePaid`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub charge_type: String,
     /// `PayByBandwidth` or `PayByTraffic`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub internet_charge_type: String,
     /// `BGP`, `BGP_PRO`, ...
     #[serde(rename = "ISP")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub isp: String,
     /// `public`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub netmode: String,
     /// Name.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub name: String,
     /// Description.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub description: String,
     /// Allocation time, `YYYY-MM-DDThh:mm:ssZ`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub allocation_time: String,
     /// Expiry (PrePaid).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub expired_time: String,
     /// The resource group.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub resource_group_id: String,
     /// `Normal` or `FinancialLocked`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub business_status: String,
     /// Deletion protection.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub deletion_protection: bool,
     /// Business type.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub biz_type: String,
     /// Fine-grained monitoring status.
     #[serde(rename = "HDMonitorStatus")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub hd_monitor_status: String,
     /// Whether reservation data exists.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub has_reservation_data: String,
     /// The IP address pool it came from.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub public_ip_address_pool_id: String,
     /// The segment (contiguous EIPs).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub segment_instance_id: String,
     /// Second-level monitoring.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub second_limited: bool,
     /// Owner service id.
     #[serde(rename = "ServiceID")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub service_id: i64,
     /// 1 when managed by a service.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub service_managed: i64,
     /// The zone.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub zone: String,
     /// Tags (`Key`/`Value`).
     pub tags: VpcTags,
@@ -196,8 +243,10 @@ pub struct VpcTags {
 #[serde(rename_all = "PascalCase", default)]
 pub struct VpcTag {
     /// Key.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub key: String,
     /// Value.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub value: String,
 }
 
@@ -214,6 +263,7 @@ pub struct OperationLocks {
 #[serde(rename_all = "PascalCase", default)]
 pub struct LockReason {
     /// `financial` or `security`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub lock_reason: String,
 }
 
@@ -230,12 +280,16 @@ pub struct SecurityProtectionTypes {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Reservation {
     /// When it takes effect.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub active_time: String,
     /// Bandwidth, a string.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub bandwidth: String,
     /// Charge type.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub internet_charge_type: String,
     /// Order type.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub order_type: String,
 }
 
@@ -244,6 +298,7 @@ pub struct Reservation {
 #[serde(rename_all = "PascalCase", default)]
 pub struct ListTagResourcesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Token of the next page; empty or absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,12 +320,16 @@ pub struct TagResources {
 #[serde(rename_all = "PascalCase", default)]
 pub struct TagResource {
     /// `eip-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub resource_id: String,
     /// `EIP` (the service answers in upper or lower case).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub resource_type: String,
     /// Tag key.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub tag_key: String,
     /// Tag value.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub tag_value: String,
 }
 
@@ -279,12 +338,16 @@ pub struct TagResource {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeVSwitchesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Total matches.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub total_count: i64,
     /// This page (1-based).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_number: i64,
     /// Page size.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_size: i64,
     /// This page.
     #[serde(rename = "VSwitches")]
@@ -306,37 +369,53 @@ pub struct VSwitches {
 pub struct VSwitch {
     /// `vsw-...`.
     #[serde(rename = "VSwitchId")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vswitch_id: String,
     /// `vpc-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vpc_id: String,
     /// Zone.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub zone_id: String,
     /// IPv4 CIDR.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub cidr_block: String,
     /// IPv6 CIDR.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub ipv6_cidr_block: String,
     /// IPv6 enabled.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub enabled_ipv6: bool,
     /// Free private IPs.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub available_ip_address_count: i64,
     /// `Pending` or `Available`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub status: String,
     /// Name.
     #[serde(rename = "VSwitchName")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vswitch_name: String,
     /// Description.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub description: String,
     /// Default vSwitch of the zone.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub is_default: bool,
     /// Creation time.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub creation_time: String,
     /// Resource group.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub resource_group_id: String,
     /// Network ACL.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub network_acl_id: String,
     /// Owner account.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub owner_id: i64,
     /// Share type.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub share_type: String,
     /// Route table.
     pub route_table: RouteTable,
@@ -349,8 +428,10 @@ pub struct VSwitch {
 #[serde(rename_all = "PascalCase", default)]
 pub struct RouteTable {
     /// Route table id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub route_table_id: String,
     /// `System` or `Custom`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub route_table_type: String,
 }
 
@@ -359,12 +440,16 @@ pub struct RouteTable {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeNetworkInterfacesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Total (not valid when `NextToken` is used).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub total_count: i64,
     /// Page (deprecated).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_number: i64,
     /// Page size (deprecated).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_size: i64,
     /// Token of the next page; empty on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -386,44 +471,63 @@ pub struct NetworkInterfaceSets {
 #[serde(rename_all = "PascalCase", default)]
 pub struct NetworkInterfaceSet {
     /// `eni-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub network_interface_id: String,
     /// `Available`, `Attaching`, `InUse`, `Detaching`, `Deleting`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub status: String,
     /// `Primary` or `Secondary`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub r#type: String,
     /// VPC.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vpc_id: String,
     /// vSwitch.
     #[serde(rename = "VSwitchId")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vswitch_id: String,
     /// Zone.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub zone_id: String,
     /// The primary private IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub private_ip_address: String,
     /// MAC address.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub mac_address: String,
     /// The instance it is attached to.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_id: String,
     /// Name.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub network_interface_name: String,
     /// Description.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub description: String,
     /// Creation time.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub creation_time: String,
     /// Resource group.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub resource_group_id: String,
     /// Owner account (a string in ECS).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub owner_id: String,
     /// Owner service id.
     #[serde(rename = "ServiceID")]
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub service_id: i64,
     /// Managed by a service.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub service_managed: bool,
     /// Queues.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub queue_number: i64,
     /// Traffic mode (`Standard`, `HighPerformance`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub network_interface_traffic_mode: String,
     /// Delete with the instance.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub delete_on_release: bool,
     /// Security groups.
     pub security_group_ids: SecurityGroupIds,
@@ -464,10 +568,13 @@ pub struct PrivateIpSets {
 #[serde(rename_all = "PascalCase", default)]
 pub struct PrivateIpSet {
     /// The private IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub private_ip_address: String,
     /// Whether it is the ENI's primary IP.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub primary: bool,
     /// DNS name.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub private_dns_name: String,
     /// The EIP on this IP, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -479,8 +586,10 @@ pub struct PrivateIpSet {
 #[serde(rename_all = "PascalCase", default)]
 pub struct AssociatedPublicIp {
     /// The public IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub public_ip_address: String,
     /// `eip-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub allocation_id: String,
 }
 
@@ -497,6 +606,7 @@ pub struct Ipv6Sets {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ipv6Set {
     /// The address.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub ipv6_address: String,
 }
 
@@ -513,6 +623,7 @@ pub struct Ipv4PrefixSets {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ipv4PrefixSet {
     /// The prefix.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub ipv4_prefix: String,
 }
 
@@ -521,12 +632,16 @@ pub struct Ipv4PrefixSet {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Attachment {
     /// Instance.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_id: String,
     /// Device index.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub device_index: i64,
     /// Network card index.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub network_card_index: i64,
     /// Trunk ENI.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub trunk_network_interface_id: String,
 }
 
@@ -544,8 +659,10 @@ pub struct EcsTags {
 #[serde(rename_all = "PascalCase", default)]
 pub struct EcsTag {
     /// Key.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub tag_key: String,
     /// Value.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub tag_value: String,
 }
 
@@ -554,6 +671,7 @@ pub struct EcsTag {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeInstanceTypesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Token of the next page; empty on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -575,22 +693,31 @@ pub struct InstanceTypes {
 #[serde(rename_all = "PascalCase", default)]
 pub struct InstanceType {
     /// `ecs.g7.large`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_type_id: String,
     /// Family (`ecs.g7`).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_type_family: String,
     /// vCPUs.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub cpu_core_count: i64,
     /// Memory, GiB.
+    #[serde(deserialize_with = "crate::lenient::float")]
     pub memory_size: f64,
     /// Maximum ENIs per instance.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub eni_quantity: i64,
     /// Maximum private IPv4 addresses per ENI.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub eni_private_ip_address_quantity: i64,
     /// Maximum IPv6 addresses per ENI.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub eni_ipv6_address_quantity: i64,
     /// Maximum ENIs including trunk members.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub eni_total_quantity: i64,
     /// Trunk ENIs supported.
+    #[serde(deserialize_with = "crate::lenient::boolean")]
     pub eni_trunk_supported: bool,
 }
 
@@ -599,12 +726,16 @@ pub struct InstanceType {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DescribeInstancesResponse {
     /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub request_id: String,
     /// Total.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub total_count: i64,
     /// Page (deprecated).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_number: i64,
     /// Page size (deprecated).
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub page_size: i64,
     /// Token of the next page; empty on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -626,16 +757,22 @@ pub struct Instances {
 #[serde(rename_all = "PascalCase", default)]
 pub struct Instance {
     /// `i-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_id: String,
     /// Name.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_name: String,
     /// `Pending`, `Running`, `Starting`, `Stopping`, `Stopped`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub status: String,
     /// `ecs.g7.large`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub instance_type: String,
     /// Region.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub region_id: String,
     /// Zone.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub zone_id: String,
     /// VPC placement.
     pub vpc_attributes: VpcAttributes,
@@ -654,11 +791,14 @@ pub struct Instance {
 #[serde(rename_all = "PascalCase", default)]
 pub struct VpcAttributes {
     /// VPC.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vpc_id: String,
     /// vSwitch.
     #[serde(rename = "VSwitchId")]
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub vswitch_id: String,
     /// NAT IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub nat_ip_address: String,
     /// Private IPs.
     pub private_ip_address: IpAddressList,
@@ -686,12 +826,16 @@ pub struct InstanceNetworkInterfaces {
 #[serde(rename_all = "PascalCase", default)]
 pub struct InstanceNetworkInterface {
     /// `eni-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub network_interface_id: String,
     /// `Primary` or `Secondary`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub r#type: String,
     /// MAC.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub mac_address: String,
     /// Primary IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub primary_ip_address: String,
     /// Private IPs.
     pub private_ip_sets: PrivateIpSets,
@@ -703,12 +847,16 @@ pub struct InstanceNetworkInterface {
 #[serde(rename_all = "PascalCase", default)]
 pub struct InstanceEipAddress {
     /// `eip-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub allocation_id: String,
     /// Public IP.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub ip_address: String,
     /// Mbit/s.
+    #[serde(deserialize_with = "crate::lenient::int")]
     pub bandwidth: i64,
     /// Charge type.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub internet_charge_type: String,
 }
 
@@ -720,16 +868,22 @@ pub struct InstanceEipAddress {
 #[serde(rename_all = "PascalCase", default)]
 pub struct RamRoleCredentialsBody {
     /// STS access key id.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub access_key_id: String,
     /// STS access key secret (secret).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub access_key_secret: String,
     /// STS token (secret).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub security_token: String,
     /// `YYYY-MM-DDThh:mm:ssZ`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub expiration: String,
     /// `YYYY-MM-DDThh:mm:ssZ`.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub last_updated: String,
     /// `Success` when usable.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub code: String,
 }
 
@@ -919,6 +1073,43 @@ mod tests {
         assert!(dbg.contains("STS.id"));
         assert!(!dbg.contains("sts-secret-value"));
         assert!(!dbg.contains("tok-value"));
+        Ok(())
+    }
+
+    #[test]
+    fn type_quirks_and_nulls_do_not_fail_a_page() -> anyhow::Result<()> {
+        let body = r#"{"RequestId":"r","TotalCount":"2","PageNumber":1,"PageSize":"10",
+          "EipAddresses":{"EipAddress":[
+            {"AllocationId":"eip-1","Status":"Available","Bandwidth":5,"DeletionProtection":"false",
+             "Name":null,"ServiceManaged":"1","SecondLimited":0},
+            {"AllocationId":"eip-2","Status":"InUse","Bandwidth":"10","EipBandwidth":null}]}}"#;
+        let parsed: DescribeEipAddressesResponse = serde_json::from_str(body)?;
+        assert_eq!(parsed.total_count, 2);
+        assert_eq!(parsed.page_size, 10);
+        let bw: Vec<_> = parsed
+            .eip_addresses
+            .eip_address
+            .iter()
+            .map(|e| e.bandwidth.as_str())
+            .collect();
+        assert_eq!(bw, vec!["5", "10"]);
+        let first = parsed
+            .eip_addresses
+            .eip_address
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!first.deletion_protection);
+        assert_eq!(first.name, "");
+        assert_eq!(first.service_managed, 1);
+        // Emitted with the canonical types.
+        let out = serde_json::to_value(&parsed)?;
+        assert_eq!(out["TotalCount"], 2);
+        assert_eq!(out["EipAddresses"]["EipAddress"][0]["Bandwidth"], "5");
+        assert_eq!(
+            out["EipAddresses"]["EipAddress"][0]["DeletionProtection"],
+            false
+        );
         Ok(())
     }
 }
