@@ -141,7 +141,7 @@ fn route(ctx: &Ctx, segs: &[&str], path: &str) -> Result<HttpResponse, ApiError>
                 // An empty protobuf message is a valid, empty openapi_v2.Document:
                 // kubectl then skips client-side schema validation.
                 Ok(HttpResponse::Ok()
-                    .content_type("application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+                    .content_type("application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
                     .body(Bytes::new()))
             } else {
                 get_only(
@@ -217,7 +217,7 @@ fn target(
 
 fn parse_object(ctx: &Ctx) -> Result<Value, ApiError> {
     if ctx.content_type.contains("protobuf") {
-        return Err(ApiError::unsupported_media_type(&ctx.content_type));
+        return Err(ApiError::unsupported_body_type(&ctx.content_type));
     }
     let v = if ctx.content_type.contains("yaml") {
         let text = std::str::from_utf8(&ctx.body)
@@ -336,7 +336,7 @@ fn resource(
         }
         ("PATCH", Some(name)) => {
             let kind = PatchKind::from_content_type(&ctx.content_type)
-                .ok_or_else(|| ApiError::unsupported_media_type(&ctx.content_type))?;
+                .ok_or_else(|| ApiError::unsupported_patch_type(&ctx.content_type))?;
             if kind == PatchKind::Apply && ctx.query.get("fieldManager").is_none_or(str::is_empty) {
                 return Err(ApiError::bad_request(
                     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",

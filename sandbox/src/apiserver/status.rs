@@ -126,13 +126,26 @@ impl ApiError {
         )
     }
 
-    /// The unsupported media type of a PATCH (415 UnsupportedMediaType).
-    pub fn unsupported_media_type(ct: &str) -> Self {
+    /// A PATCH body of an unknown patch type (415 UnsupportedMediaType).
+    pub fn unsupported_patch_type(ct: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
             format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct})"
+            ),
+            None,
+        )
+    }
+
+    /// A create/update body in a format the server does not decode, e.g.
+    /// protobuf (415 UnsupportedMediaType).
+    pub fn unsupported_body_type(ct: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {ct})"
             ),
             None,
         )

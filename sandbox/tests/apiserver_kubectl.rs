@@ -1,0 +1,455 @@
+//! The real `kubectl` binary against the sandbox API server: get (tables,
+//! wide, json, yaml), get -w, create -f, apply -f (the PodEIP CRD and
+//! manifests), annotate, label, patch --type merge|json, delete.
+
+mod apiserver_util;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use apiserver_util::{bounded, eventually, start};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use sandbox::apiserver::RunningApiServer;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const KUBECTL: &str = "kubectl";
+
+/// kubectl with its own kubeconfig and HOME (so its discovery cache is per test).
+struct Kubectl {
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kubectl {
+    fn new(server: &RunningApiServer) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig)?;
+        Ok(Self { dir, kubeconfig })
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(KUBECTL);
+        c.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env_remove("KUBECONFIG")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        c
+    }
+
+    async fn run(&self, args: &[&str]) -> anyhow::Result<Output> {
+        let out = tokio::time::timeout(Duration::from_secs(30), self.command(args).output())
+            .await
+            .map_err(|_| anyhow::anyhow!("kubectl {args:?} timed out"))??;
+        Ok(Output {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Run and require success; returns stdout.
+    async fn ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.run(args).await?;
+        if !out.ok {
+            anyhow::bail!("kubectl {args:?} failed: {}{}", out.stdout, out.stderr);
+        }
+        Ok(out.stdout)
+    }
+
+    fn file(&self, name: &str, content: &str) -> anyhow::Result<String> {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content)?;
+        Ok(p.display().to_string())
+    }
+}
+
+/// The whitespace-separated cells of each line.
+fn rows(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+fn podeip_crd() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(eip_core::podeip::CRD_PATH)
+        .display()
+        .to_string()
+}
+
+async fn seed_node_and_pod(client: &kube::Client) -> anyhow::Result<()> {
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/worker": ""}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "addresses": [{"type": "InternalIP", "address": "192.168.0.10"}],
+            "nodeInfo": {"kubeletVersion": "v1.33.0", "osImage": "Alibaba Cloud Linux", "kernelVersion": "5.10",
+                         "containerRuntimeVersion": "containerd://1.7", "machineID": "", "systemUUID": "",
+                         "bootID": "", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
+        }
+    }))?;
+    Api::<Node>::all(client.clone())
+        .create(&PostParams::default(), &node)
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web-0"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}]}
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    pods.patch_status(
+        "web-0",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {
+            "phase": "Running", "podIP": "10.0.0.7",
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 1, "image": "nginx",
+                                   "imageID": "", "state": {"running": {}}}]
+        }})),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn kubectl_get_tables_and_output_formats() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        seed_node_and_pod(&client).await?;
+        let k = Kubectl::new(&server)?;
+
+        let pods = rows(&k.ok(&["get", "pods"]).await?);
+        assert_eq!(pods[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+        assert_eq!(pods[1][..4], ["web-0", "1/1", "Running", "1"]);
+
+        let wide = rows(&k.ok(&["get", "pods", "-o", "wide"]).await?);
+        assert_eq!(
+            wide[0],
+            [
+                "NAME",
+                "READY",
+                "STATUS",
+                "RESTARTS",
+                "AGE",
+                "IP",
+                "NODE",
+                "NOMINATED",
+                "NODE",
+                "READINESS",
+                "GATES"
+            ]
+        );
+        assert_eq!(wide[1][5..7], ["10.0.0.7", "n1"]);
+
+        let nodes = rows(&k.ok(&["get", "nodes"]).await?);
+        assert_eq!(nodes[0], ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+        assert_eq!(nodes[1][..3], ["n1", "Ready", "worker"]);
+        assert_eq!(nodes[1][4], "v1.33.0");
+        let nodes_wide = k.ok(&["get", "no", "-o", "wide"]).await?;
+        assert!(nodes_wide.contains("192.168.0.10"), "{nodes_wide}");
+
+        let ns = rows(&k.ok(&["get", "namespaces"]).await?);
+        let names: Vec<&str> = ns.iter().skip(1).map(|r| r[0].as_str()).collect();
+        assert_eq!(
+            names,
+            ["default", "kube-node-lease", "kube-public", "kube-system"]
+        );
+
+        let as_json: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "pod", "web-0", "-o", "json"]).await?)?;
+        assert_eq!(as_json["kind"], "Pod");
+        assert_eq!(as_json["spec"]["nodeName"], "n1");
+        let as_yaml: serde_json::Value =
+            serde_saphyr::from_str(&k.ok(&["get", "pod", "web-0", "-o", "yaml"]).await?)?;
+        assert_eq!(as_yaml["status"]["podIP"], "10.0.0.7");
+        let list: serde_json::Value =
+            serde_json::from_str(&k.ok(&["get", "pods", "-o", "json"]).await?)?;
+        assert_eq!(list["items"][0]["metadata"]["name"], "web-0");
+
+        let missing = k.run(&["get", "configmap", "nope"]).await?;
+        assert!(!missing.ok);
+        assert!(
+            missing
+                .stderr
+                .contains("Error from server (NotFound): configmaps \"nope\" not found"),
+            "{}",
+            missing.stderr
+        );
+
+        // Graceful deletion shows Terminating until the node confirms.
+        k.ok(&["delete", "pod", "web-0", "--wait=false"]).await?;
+        let terminating = rows(&k.ok(&["get", "pods"]).await?);
+        assert_eq!(terminating[1][2], "Terminating");
+        k.ok(&["delete", "pod", "web-0", "--grace-period=0", "--force"])
+            .await?;
+        let none = k.run(&["get", "pods"]).await?;
+        assert!(
+            none.stderr
+                .contains("No resources found in default namespace."),
+            "{}",
+            none.stderr
+        );
+        Ok(())
+    })
+    .await
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n  labels:\n    app: demo\ndata:\n  a: \"1\"\n";
+
+const MANIFEST: &str = r#"apiVersion: kube-eip.io/v1alpha1
+kind: PodEIP
+metadata:
+  name: web-0
+spec:
+  type: Auto
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: eni-config
+  namespace: kube-system
+data:
+  eni_conf: '{"enable_eip_pool": "true"}'
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: c
+        image: nginx
+"#;
+
+#[tokio::test]
+async fn kubectl_create_apply_annotate_label_patch_delete() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        let k = Kubectl::new(&server)?;
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+        let cm_file = k.file("cm.yaml", CM)?;
+        assert_eq!(
+            k.ok(&["create", "-f", &cm_file]).await?.trim(),
+            "configmap/demo created"
+        );
+        assert_eq!(
+            cms.get("demo")
+                .await?
+                .data
+                .and_then(|d| d.get("a").cloned())
+                .as_deref(),
+            Some("1")
+        );
+        let again = k.run(&["create", "-f", &cm_file]).await?;
+        assert!(!again.ok);
+        assert!(again.stderr.contains("AlreadyExists"), "{}", again.stderr);
+
+        // The CRD from deploy/, then a manifest using it and built-in kinds.
+        assert_eq!(
+            k.ok(&["apply", "-f", &podeip_crd()]).await?.trim(),
+            "customresourcedefinition.apiextensions.k8s.io/podeips.kube-eip.io created"
+        );
+        assert_eq!(
+            k.ok(&["apply", "-f", &podeip_crd()]).await?.trim(),
+            "customresourcedefinition.apiextensions.k8s.io/podeips.kube-eip.io unchanged"
+        );
+        let manifest = k.file("manifest.yaml", MANIFEST)?;
+        let applied = k.ok(&["apply", "-f", &manifest]).await?;
+        assert_eq!(
+            applied.lines().collect::<Vec<_>>(),
+            [
+                "podeip.kube-eip.io/web-0 created",
+                "configmap/eni-config created",
+                "deployment.apps/web created"
+            ]
+        );
+        let changed = k.file(
+            "manifest.yaml",
+            &MANIFEST.replace("replicas: 2", "replicas: 3"),
+        )?;
+        let reapplied = k.ok(&["apply", "-f", &changed]).await?;
+        assert_eq!(
+            reapplied.lines().collect::<Vec<_>>(),
+            [
+                "podeip.kube-eip.io/web-0 unchanged",
+                "configmap/eni-config unchanged",
+                "deployment.apps/web configured"
+            ]
+        );
+        let deploy = k.ok(&["get", "deploy", "web", "-o", "json"]).await?;
+        let deploy: serde_json::Value = serde_json::from_str(&deploy)?;
+        assert_eq!(deploy["spec"]["replicas"], 3);
+        assert_eq!(deploy["metadata"]["generation"], 2);
+
+        // Printer columns from the CRD, with status written through the API.
+        let podeips: Api<kube::api::DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            "default",
+            &kube::discovery::ApiResource::erase::<eip_core::podeip::PodEIP>(&()),
+        );
+        podeips
+            .patch_status(
+                "web-0",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"status": {"phase": "Bound", "eipAddress": "47.1.2.3",
+                                                "allocationId": "eip-123", "node": "n1"}}),
+                ),
+            )
+            .await?;
+        let table = rows(&k.ok(&["get", "peip"]).await?);
+        assert_eq!(
+            table[0],
+            ["NAME", "EIP", "ALLOCATION", "PHASE", "NODE", "AGE"]
+        );
+        assert_eq!(
+            table[1][..5],
+            ["web-0", "47.1.2.3", "eip-123", "Bound", "n1"]
+        );
+
+        assert_eq!(
+            k.ok(&["annotate", "configmap", "demo", "team=net"])
+                .await?
+                .trim(),
+            "configmap/demo annotated"
+        );
+        assert_eq!(
+            k.ok(&["label", "configmap", "demo", "tier=edge"])
+                .await?
+                .trim(),
+            "configmap/demo labeled"
+        );
+        assert_eq!(
+            k.ok(&[
+                "patch",
+                "configmap",
+                "demo",
+                "--type",
+                "merge",
+                "-p",
+                r#"{"data":{"b":"2"}}"#
+            ])
+            .await?
+            .trim(),
+            "configmap/demo patched"
+        );
+        assert_eq!(
+            k.ok(&[
+                "patch",
+                "configmap",
+                "demo",
+                "--type",
+                "json",
+                "-p",
+                r#"[{"op":"remove","path":"/data/a"}]"#
+            ])
+            .await?
+            .trim(),
+            "configmap/demo patched"
+        );
+        let demo = cms.get("demo").await?;
+        assert_eq!(
+            demo.metadata
+                .annotations
+                .unwrap_or_default()
+                .get("team")
+                .map(String::as_str),
+            Some("net")
+        );
+        let labels = demo.metadata.labels.unwrap_or_default();
+        assert_eq!(labels.get("tier").map(String::as_str), Some("edge"));
+        assert_eq!(labels.get("app").map(String::as_str), Some("demo"));
+        assert_eq!(demo.data, Some([("b".to_string(), "2".to_string())].into()));
+        let selected = rows(&k.ok(&["get", "cm", "-l", "tier=edge"]).await?);
+        assert_eq!(selected.len(), 2);
+        assert_eq!(selected[1][0], "demo");
+
+        assert_eq!(
+            k.ok(&["delete", "configmap", "demo"]).await?.trim(),
+            "configmap \"demo\" deleted"
+        );
+        assert!(cms.get_opt("demo").await?.is_none());
+        let deleted = k.ok(&["delete", "-f", &changed]).await?;
+        assert_eq!(deleted.lines().count(), 3, "{deleted}");
+        assert!(podeips.get_opt("web-0").await?.is_none());
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn kubectl_get_watch_prints_changes() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        let k = Kubectl::new(&server)?;
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        cms.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "before"}, "data": {"a": "1"}}))?,
+        )
+        .await?;
+        let mut child = k
+            .command(&["get", "configmaps", "-w"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut next = async || -> anyhow::Result<Vec<String>> {
+            let l = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await??
+                .ok_or_else(|| anyhow::anyhow!("kubectl get -w ended"))?;
+            Ok(l.split_whitespace().map(str::to_string).collect())
+        };
+        assert_eq!(next().await?, ["NAME", "DATA", "AGE"]);
+        assert_eq!(next().await?[..2], ["before", "1"]);
+        cms.create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "after"}, "data": {"a": "1", "b": "2"}}),
+            )?,
+        )
+        .await?;
+        assert_eq!(next().await?[..2], ["after", "2"]);
+        cms.patch(
+            "before",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"c": "3"}})),
+        )
+        .await?;
+        assert_eq!(next().await?[..2], ["before", "2"]);
+        child.kill().await?;
+        // The server keeps serving after a watcher goes away.
+        eventually(Duration::from_secs(5), || {
+            let cms = cms.clone();
+            async move { cms.get_opt("after").await.ok().flatten() }
+        })
+        .await?;
+        Ok(())
+    })
+    .await
+}
