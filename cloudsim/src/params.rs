@@ -122,7 +122,10 @@ impl Params {
                 continue;
             };
             let Some((idx, field)) = rest.split_once('.') else {
-                return Err(ApiError::invalid(k, "Expected Tag.N.Key or Tag.N.Value."));
+                return Err(ApiError::invalid(
+                    k,
+                    format!("Expected {name}.N.Key or {name}.N.Value."),
+                ));
             };
             let idx: usize = idx
                 .parse()
@@ -137,7 +140,12 @@ impl Params {
             match field {
                 "Key" => slot.0 = Some(v.clone()),
                 "Value" => slot.1 = Some(v.clone()),
-                _ => return Err(ApiError::invalid(k, "Expected Tag.N.Key or Tag.N.Value.")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        k,
+                        format!("Expected {name}.N.Key or {name}.N.Value."),
+                    ));
+                }
             }
         }
         let mut out = Vec::new();
@@ -147,7 +155,7 @@ impl Params {
                 None => {
                     return Err(ApiError::invalid(
                         &format!("{name}.{idx}.Key"),
-                        "The tag key must not be empty.",
+                        "The key must not be empty.",
                     ));
                 }
             }

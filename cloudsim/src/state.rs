@@ -427,6 +427,10 @@ pub struct EipFilter {
     pub resource_group_id: Option<String>,
     /// Tags that must all be present (value `None`: any value).
     pub tags: Vec<(String, Option<String>)>,
+    /// Allocated at or after (`Filter.N.Key=CreationStartTime`).
+    pub created_from: Option<jiff::Timestamp>,
+    /// Allocated at or before (`Filter.N.Key=CreationEndTime`).
+    pub created_to: Option<jiff::Timestamp>,
 }
 
 /// Random ids and addresses, seedable for reproducible runs.
@@ -882,6 +886,12 @@ impl SimState {
                 f.resource_group_id
                     .as_ref()
                     .is_none_or(|n| &e.resource_group_id == n)
+            })
+            .filter(|e| {
+                let at = eip_cloud::signature::parse_timestamp(&e.allocation_time);
+                f.created_from
+                    .is_none_or(|from| at.is_some_and(|t| t >= from))
+                    && f.created_to.is_none_or(|to| at.is_some_and(|t| t <= to))
             })
             .filter(|e| {
                 f.tags.iter().all(|(k, v)| {

@@ -196,6 +196,28 @@ async fn v1_over_get_query_and_post_form_body_with_spaces() {
         let d: model::DescribeEipAddressesResponse = serde_json::from_value(d.body).unwrap();
         let e = &d.eip_addresses.eip_address[0];
         assert_eq!(e.name, "my eip/1*~");
+        let fmt = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%MZ").to_string();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let since = |v: String| {
+            let url = url.clone();
+            async move {
+                call(
+                    &url,
+                    "DescribeEipAddresses",
+                    &[
+                        ("RegionId", "cn-hangzhou"),
+                        ("Filter.1.Key", "CreationStartTime"),
+                        ("Filter.1.Value", &v),
+                    ],
+                )
+                .await
+            }
+        };
+        let past = since(fmt(jiff::Timestamp::now() - hour)).await;
+        assert_eq!(past.body["TotalCount"], 2, "{:?}", past.body);
+        let future = since(fmt(jiff::Timestamp::now() + hour)).await;
+        assert_eq!(future.body["TotalCount"], 0, "{:?}", future.body);
+        assert_error(&since("yesterday".into()).await, 400, "InvalidParameter");
         assert_eq!(e.tags.tag[0].value, "a b+c");
         sim.shutdown().await;
     })

@@ -309,7 +309,28 @@ fn describe_eips(
         charge_type: p.get("ChargeType").map(str::to_string),
         resource_group_id: p.get("ResourceGroupId").map(str::to_string),
         tags: p.tags("Tag", 20)?,
+        created_from: None,
+        created_to: None,
     };
+    let mut filter = filter;
+    for (key, value) in p.tags("Filter", 2)? {
+        let at = value
+            .as_deref()
+            .and_then(|v| v.strip_suffix('Z'))
+            .filter(|v| v.len() == 16)
+            .and_then(|v| eip_cloud::signature::parse_timestamp(&format!("{v}:00Z")))
+            .ok_or_else(|| ApiError::invalid("Filter.N.Value", "Expected YYYY-MM-DDThh:mmZ."))?;
+        match key.as_str() {
+            "CreationStartTime" => filter.created_from = Some(at),
+            "CreationEndTime" => filter.created_to = Some(at),
+            _ => {
+                return Err(ApiError::invalid(
+                    "Filter.N.Key",
+                    "It must be CreationStartTime or CreationEndTime.",
+                ));
+            }
+        }
+    }
     let page_number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
     let page_size = p.u32_in("PageSize", 10, 1, 100)?;
     let region = st.region_id.clone();
