@@ -10,4 +10,13 @@
 //! [`machine`] is the pure allocation state machine; the rest adapts it to Kubernetes
 //! and the cloud.
 
+pub mod cli;
+pub mod cloudops;
+pub mod controller;
+mod error;
+pub mod http;
 pub mod machine;
+pub mod metrics;
+pub mod runner;
+
+pub use error::Error;

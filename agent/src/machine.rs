@@ -157,6 +157,8 @@ pub struct Facts<'a> {
     pub cloud: &'a CloudFacts,
     /// `eni-config`.
     pub switches: Switches,
+    /// The record's retention has expired (garbage collector only): release it now.
+    pub expired: bool,
 }
 
 /// What to look at in the cloud.
@@ -541,10 +543,9 @@ fn release_flow(f: &Facts<'_>, pod: Option<&PodFacts>) -> Action {
     let Some(rec) = f.record else {
         return pod.map_or(Action::Done, finish_pod);
     };
-    if matches!(
-        rec.phase,
-        Some(PodEIPPhase::Retained) | Some(PodEIPPhase::Released)
-    ) {
+    if rec.phase == Some(PodEIPPhase::Released)
+        || (rec.phase == Some(PodEIPPhase::Retained) && !f.expired)
+    {
         if rec.phase == Some(PodEIPPhase::Released) {
             return Action::DeleteRecord;
         }
@@ -596,8 +597,10 @@ fn release_flow(f: &Facts<'_>, pod: Option<&PodFacts>) -> Action {
         EipState::Available => {}
     }
     match (rec.eip_type, rec.strategy) {
+        (PodEIPType::Static, _) if f.expired => Action::DeleteRecord,
         (PodEIPType::Static, ReleaseStrategy::Never) => Action::Retain,
         (PodEIPType::Static, _) => Action::DeleteRecord,
+        (PodEIPType::Auto, _) if f.expired => Action::Release(id),
         (PodEIPType::Auto, ReleaseStrategy::Follow) => Action::Release(id),
         (PodEIPType::Auto, _) => Action::Retain,
     }
@@ -702,6 +705,7 @@ mod tests {
         record: Option<RecordFacts>,
         cloud: CloudFacts,
         switches: Switches,
+        expired: bool,
         want: Action,
     }
 
@@ -713,6 +717,7 @@ mod tests {
             record: Some(record()),
             cloud: CloudFacts::default(),
             switches: on(),
+            expired: false,
             want: Action::Done,
         }
     }
@@ -725,6 +730,7 @@ mod tests {
                 record: c.record.as_ref(),
                 cloud: &c.cloud,
                 switches: c.switches,
+                expired: c.expired,
             });
             assert_eq!(got, c.want, "case {:?}", c.name);
         }
@@ -1091,6 +1097,7 @@ mod tests {
             record: Some(&rec),
             cloud: &elsewhere,
             switches: on(),
+            expired: false,
         }) else {
             panic!("rob off must block");
         };
@@ -1201,6 +1208,25 @@ mod tests {
                 record: Some(retained.clone()),
                 want: Action::ClaimRecord,
                 ..case("same name, new uid: claim")
+            },
+            Case {
+                pod: None,
+                request: Ok(None),
+                record: Some(retained.clone()),
+                cloud: CloudFacts {
+                    eip: Some(Some(eip("eip-a", EipState::Available, None))),
+                    ..CloudFacts::default()
+                },
+                expired: true,
+                want: Action::Release("eip-a".into()),
+                ..case("TTL passed (GC): release")
+            },
+            Case {
+                pod: None,
+                request: Ok(None),
+                record: Some(retained.clone()),
+                want: Action::Done,
+                ..case("TTL not passed, pod gone: keep")
             },
             Case {
                 pod: Some(PodFacts {

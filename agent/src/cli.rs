@@ -1,0 +1,123 @@
+//! Command line and start-up: learn the instance from the metadata service, build the
+//! cloud client, publish the node's capacity, start the agent and the operations endpoint,
+//! stop gracefully on SIGTERM / Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use eip_cloud::credentials::CredentialsChain;
+use eip_cloud::metadata::MetadataClient;
+use eip_cloud::{AliyunClient, Cloud};
+
+use crate::controller::{AgentConfig, Context};
+use crate::error::Error;
+use crate::metrics::{CloudObserver, Metrics};
+
+/// eip-agent: gives the pods of this node their EIPs (kube-eip's node DaemonSet).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "eip-agent", version)]
+pub struct Args {
+    /// This node's name (use the downward API: spec.nodeName).
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: String,
+    /// Address of /healthz, /metrics and /debug/state.
+    #[arg(long, env = "EIP_AGENT_LISTEN", default_value = "0.0.0.0:9464")]
+    pub listen: SocketAddr,
+    /// Cluster id tagged on every EIP (GC releases only EIPs carrying it).
+    #[arg(long, env = "CLUSTER_ID", default_value = "kube-eip")]
+    pub cluster_id: String,
+    /// Cloud endpoint (VPC and ECS), e.g. the emulator's URL; regional endpoints otherwise.
+    #[arg(long, env = "EIP_AGENT_CLOUD_ENDPOINT")]
+    pub cloud_endpoint: Option<String>,
+    /// Base URL of the ECS metadata service.
+    #[arg(
+        long,
+        env = "EIP_AGENT_METADATA_ENDPOINT",
+        default_value = "http://100.100.100.200"
+    )]
+    pub metadata_endpoint: String,
+    /// Period of the cluster-wide garbage collection.
+    #[arg(long, env = "EIP_AGENT_GC_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub gc_period: Duration,
+    /// How long an EIP of this cluster must be unaccounted for before GC releases it.
+    #[arg(long, env = "EIP_AGENT_GC_GRACE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub gc_grace: Duration,
+}
+
+/// Runs the agent until SIGTERM / Ctrl-C.
+pub async fn run(args: Args) -> Result<(), Error> {
+    let client = kube::Client::try_default().await.map_err(Error::kube(
+        "build a Kubernetes client from KUBECONFIG or the in-cluster config",
+    ))?;
+    let md = MetadataClient::new(args.metadata_endpoint.clone());
+    let instance_id = md.instance_id().await.map_err(Error::Metadata)?;
+    let region = md.region_id().await.map_err(Error::Metadata)?;
+    let instance_type = md.instance_type().await.map_err(Error::Metadata)?;
+    tracing::info!(%instance_id, %region, %instance_type, node = %args.node_name, "learned this node's instance");
+
+    let metrics = Arc::new(Metrics::new());
+    let creds = CredentialsChain::standard(None, None, md.clone(), None);
+    let mut builder = AliyunClient::builder()
+        .region(region)
+        .credentials_provider(Arc::new(creds))
+        .observer(Arc::new(CloudObserver(metrics.clone())))
+        // Published per-account limits; many agents share them, so each keeps well under.
+        .rate_limit("AllocateEipAddress", 120, Duration::from_secs(60))
+        .rate_limit("AssociateEipAddress", 120, Duration::from_secs(60));
+    if let Some(ep) = &args.cloud_endpoint {
+        builder = builder.endpoint(ep.clone());
+    }
+    let cloud: Arc<dyn Cloud> = Arc::new(
+        builder
+            .build()
+            .map_err(Error::cloud("build the cloud client"))?,
+    );
+    let slots = crate::runner::publish_node_capacity(
+        &client,
+        cloud.as_ref(),
+        &args.node_name,
+        &instance_type,
+    )
+    .await?;
+    tracing::info!(slots, "published node capacity");
+
+    let mut cfg = AgentConfig::new(args.node_name.clone(), args.cluster_id.clone());
+    cfg.gc_period = args.gc_period;
+    cfg.gc_grace = args.gc_grace;
+    cfg.lease_duration = args.gc_period.saturating_mul(2);
+    let ctx = Arc::new(Context::new(
+        client,
+        cloud,
+        Some(md),
+        Some(instance_id),
+        cfg,
+        metrics,
+        None,
+    ));
+    let agent = crate::runner::start(ctx.clone()).await?;
+    let ops = crate::http::serve(args.listen, ctx)?;
+    tracing::info!(addr = %ops.addr, "serving /healthz, /metrics, /debug/state");
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing the steps in flight");
+    agent.shutdown().await;
+    ops.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,1156 @@
+//! The controller adapter: runs the state machine for one pod (or one orphaned record)
+//! against Kubernetes and the cloud, recording each step in the PodEIP before and after
+//! each cloud call.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use eip_cloud::args::{
+    AssociateEipArgs, BandwidthPackageIpArgs, ModifyEipArgs, UnassociateEipArgs,
+};
+use eip_cloud::metadata::MetadataClient;
+use eip_cloud::{Cloud, WaitTarget, Waiter};
+use eip_core::annotations::{EipRequest, ReleaseStrategy};
+use eip_core::names;
+use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::cloudops::{self, Owner};
+use crate::error::Error;
+use crate::machine::{
+    Action, CloudFacts, EipView, Facts, Observation, PodFacts, RecordFacts, Switches, decide,
+};
+use crate::metrics::Metrics;
+
+/// How many steps one reconcile may take before it yields (and is requeued).
+const MAX_STEPS: usize = 60;
+
+/// Tunables of the agent (the defaults are for production; tests shorten them).
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// This node's name.
+    pub node_name: String,
+    /// The cluster id tagged on every EIP.
+    pub cluster_id: String,
+    /// Identity in the GC lease (defaults to the node name).
+    pub identity: String,
+    /// Period of the cluster-wide garbage collection.
+    pub gc_period: Duration,
+    /// How long an unaccounted EIP must stay unaccounted before the GC releases it.
+    pub gc_grace: Duration,
+    /// Lease duration of the GC leadership.
+    pub lease_duration: Duration,
+    /// Pause before looking again at an EIP in a transition.
+    pub settle_interval: Duration,
+    /// Requeue delay after a failed step.
+    pub retry_interval: Duration,
+    /// Requeue delay for a pod blocked on its named EIP.
+    pub blocked_interval: Duration,
+    /// Longest wait for an EIP to reach InUse/Available.
+    pub wait_timeout: Duration,
+    /// Poll pacing of the shared waiter.
+    pub waiter: eip_cloud::WaiterConfig,
+}
+
+impl AgentConfig {
+    /// Production defaults for this node and cluster.
+    pub fn new(node_name: impl Into<String>, cluster_id: impl Into<String>) -> Self {
+        let node_name = node_name.into();
+        Self {
+            identity: node_name.clone(),
+            node_name,
+            cluster_id: cluster_id.into(),
+            gc_period: Duration::from_secs(300),
+            gc_grace: Duration::from_secs(600),
+            lease_duration: Duration::from_secs(60),
+            settle_interval: Duration::from_secs(1),
+            retry_interval: Duration::from_secs(5),
+            blocked_interval: Duration::from_secs(30),
+            wait_timeout: Duration::from_secs(120),
+            waiter: eip_cloud::WaiterConfig::default(),
+        }
+    }
+}
+
+/// A point at which a test makes the agent die (as if killed): `"before:Allocate"`,
+/// `"after:Associate"`, ... (see [`Context::checkpoint`]). Used by the crash tests.
+#[derive(Debug)]
+pub struct CrashPlan {
+    /// The checkpoint label.
+    pub at: String,
+    /// Crash at the n-th time the label is reached (1 = the first).
+    pub nth: u32,
+    hits: AtomicU32,
+    fired: AtomicBool,
+}
+
+impl CrashPlan {
+    /// Crash at the `nth` time `at` is reached.
+    pub fn new(at: impl Into<String>, nth: u32) -> Self {
+        Self {
+            at: at.into(),
+            nth: nth.max(1),
+            hits: AtomicU32::new(0),
+            fired: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the crash happened.
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+/// What the agent last did for one pod (the debug endpoint shows it).
+#[derive(Debug, Clone, Serialize)]
+pub struct DebugEntry {
+    /// The last action decided.
+    pub last_action: String,
+    /// The record's phase after it.
+    pub phase: Option<String>,
+    /// The EIP.
+    pub allocation_id: Option<String>,
+    /// Last error.
+    pub last_error: Option<String>,
+}
+
+/// Everything the reconcilers share.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The cloud.
+    pub cloud: Arc<dyn Cloud>,
+    /// Shared waiter for async EIP states.
+    pub waiter: Waiter,
+    /// The metadata service (ENI lookup), when available.
+    pub metadata: Option<MetadataClient>,
+    /// This node's ECS instance id, when known.
+    pub instance_id: Option<String>,
+    /// Tunables.
+    pub cfg: AgentConfig,
+    /// `eni-config` switches (updated live by the ConfigMap watch).
+    pub switches: RwLock<Switches>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    recorder: Recorder,
+    warned: Mutex<HashSet<String>>,
+    debug: Mutex<BTreeMap<String, DebugEntry>>,
+    ip_seen: Mutex<HashMap<String, Instant>>,
+    crash: Option<Arc<CrashPlan>>,
+    /// Cancelled when the agent is killed (crash tests) — everything stops at once.
+    pub kill: CancellationToken,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("cfg", &self.cfg)
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// What to do after a reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing until something changes.
+    Idle,
+    /// Look again after this long.
+    After(Duration),
+}
+
+impl Context {
+    /// Builds the shared context.
+    pub fn new(
+        client: Client,
+        cloud: Arc<dyn Cloud>,
+        metadata: Option<MetadataClient>,
+        instance_id: Option<String>,
+        cfg: AgentConfig,
+        metrics: Arc<Metrics>,
+        crash: Option<Arc<CrashPlan>>,
+    ) -> Self {
+        let waiter = Waiter::new(cloud.clone(), cfg.waiter);
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "eip-agent".into(),
+                instance: Some(cfg.node_name.clone()),
+            },
+        );
+        Self {
+            client,
+            cloud,
+            waiter,
+            metadata,
+            instance_id,
+            cfg,
+            switches: RwLock::new(Switches::default()),
+            metrics,
+            recorder,
+            warned: Mutex::new(HashSet::new()),
+            debug: Mutex::new(BTreeMap::new()),
+            ip_seen: Mutex::new(HashMap::new()),
+            crash,
+            kill: CancellationToken::new(),
+        }
+    }
+
+    /// The current switches.
+    pub fn switches(&self) -> Switches {
+        match self.switches.read() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+
+    /// Replaces the switches (ConfigMap watch).
+    pub fn set_switches(&self, s: Switches) {
+        match self.switches.write() {
+            Ok(mut g) => *g = s,
+            Err(p) => *p.into_inner() = s,
+        }
+    }
+
+    /// The debug view: per pod, what was last done.
+    pub fn debug_state(&self) -> BTreeMap<String, DebugEntry> {
+        lock(&self.debug).clone()
+    }
+
+    /// A crash point: when the test's [`CrashPlan`] names this label, the agent is killed
+    /// here (its kill token is cancelled and this future never completes).
+    pub async fn checkpoint(&self, label: &str) {
+        if let Some(plan) = &self.crash
+            && plan.at == label
+            && !plan.fired()
+        {
+            let n = plan.hits.fetch_add(1, Ordering::SeqCst) + 1;
+            if n >= plan.nth {
+                plan.fired.store(true, Ordering::SeqCst);
+                tracing::warn!(checkpoint = label, "crash plan: killing the agent here");
+                self.kill.cancel();
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Publishes an event; warnings are published once per pod and message.
+    pub async fn event(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: String,
+        action: &str,
+    ) {
+        if type_ == EventType::Warning {
+            let key = format!(
+                "{}/{}/{reason}/{note}",
+                reference.uid.as_deref().unwrap_or_default(),
+                reference.name.as_deref().unwrap_or_default()
+            );
+            if !lock(&self.warned).insert(key) {
+                return;
+            }
+        }
+        let ev = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, reference).await {
+            tracing::warn!(error = %e, reason, "failed to publish an event");
+        }
+    }
+}
+
+/// The facts of a pod.
+fn pod_facts(pod: &Pod, owner_replicas: Option<i32>) -> PodFacts {
+    let ann = pod.annotations();
+    let published = match (
+        ann.get(names::ALLOCATED_EIP_ID),
+        ann.get(names::ALLOCATED_EIP_ADDRESS),
+    ) {
+        (Some(i), Some(a)) => Some((i.clone(), a.clone())),
+        _ => None,
+    };
+    let condition_true = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == names::EIP_CONDITION))
+        .is_some_and(|c| names::parse_condition_status(&c.status) == Some(true));
+    PodFacts {
+        uid: pod.uid().unwrap_or_default(),
+        ip: pod_ip(pod),
+        deleting: pod.metadata.deletion_timestamp.is_some(),
+        has_finalizer: pod.finalizers().iter().any(|f| f == names::POD_FINALIZER),
+        published,
+        condition_true,
+        owner_replicas,
+    }
+}
+
+fn pod_ip(pod: &Pod) -> Option<Ipv4Addr> {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.pod_ip.as_deref())
+        .and_then(|ip| ip.parse().ok())
+}
+
+/// The facts of a record.
+pub fn record_facts(rec: &PodEIP) -> RecordFacts {
+    let st = rec.status.clone().unwrap_or_default();
+    RecordFacts {
+        phase: st.phase,
+        eip_type: rec.spec.eip_type,
+        allocation_id: st.allocation_id.or_else(|| rec.spec.allocation_id.clone()),
+        address: st.eip_address,
+        pod_uid: st.pod_uid,
+        eni: st.network_interface_id,
+        private_ip: st.private_ip_address,
+        strategy: rec
+            .spec
+            .release_strategy()
+            .unwrap_or(ReleaseStrategy::Follow),
+        bandwidth: st.bandwidth.and_then(|b| u32::try_from(b).ok()),
+        bandwidth_package: st.bandwidth_package_id,
+        last_error: st.last_error,
+        deleting: rec.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+fn now_time() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::Done => "Done",
+        Action::WaitForPodIp => "WaitForPodIp",
+        Action::Observe(_) => "Observe",
+        Action::Settle(_) => "Settle",
+        Action::RejectInvalid(_) => "RejectInvalid",
+        Action::Disabled => "Disabled",
+        Action::RejectShared(_) => "RejectShared",
+        Action::AddFinalizer => "AddFinalizer",
+        Action::CreateRecord => "CreateRecord",
+        Action::ClaimRecord => "ClaimRecord",
+        Action::ResetRecord => "ResetRecord",
+        Action::Allocate => "Allocate",
+        Action::Adopt(_) => "Adopt",
+        Action::RecordEni(_) => "RecordEni",
+        Action::EniNotFound => "EniNotFound",
+        Action::UnbindStale { .. } => "UnbindStale",
+        Action::Rob(_) => "Rob",
+        Action::Blocked(_) => "Blocked",
+        Action::Associate { .. } => "Associate",
+        Action::WaitInUse(_) => "WaitInUse",
+        Action::JoinPackage { .. } => "JoinPackage",
+        Action::ModifyBandwidth { .. } => "ModifyBandwidth",
+        Action::Publish { .. } => "Publish",
+        Action::MarkBound => "MarkBound",
+        Action::Unbind { .. } => "Unbind",
+        Action::Release(_) => "Release",
+        Action::Retain => "Retain",
+        Action::DeleteRecord => "DeleteRecord",
+        Action::Unpublish => "Unpublish",
+        Action::RemoveFinalizer => "RemoveFinalizer",
+    }
+}
+
+/// One run of the state machine for `namespace/name`.
+struct Run<'a> {
+    ctx: &'a Context,
+    ns: String,
+    name: String,
+    pods: Api<Pod>,
+    recs: Api<PodEIP>,
+    pod: Option<Pod>,
+    rec: Option<PodEIP>,
+    cloud: CloudFacts,
+    owner_replicas: Option<i32>,
+    expired: bool,
+}
+
+/// Runs the state machine for the pod `namespace/name` until it settles. With
+/// `pod_gone` the pod is not read (the garbage collector's view: only the record is
+/// left); with `expired` the record's retention has passed.
+pub async fn drive(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    pod_gone: bool,
+    expired: bool,
+) -> Result<Next, Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let recs: Api<PodEIP> = Api::namespaced(ctx.client.clone(), ns);
+    let pod = if pod_gone {
+        None
+    } else {
+        pods.get_opt(name)
+            .await
+            .map_err(Error::kube(format!("read pod {ns}/{name}")))?
+    };
+    if let Some(p) = &pod
+        && !pod_gone
+        && p.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(&ctx.cfg.node_name)
+    {
+        return Ok(Next::Idle);
+    }
+    let rec = recs
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!("read PodEIP {ns}/{name}")))?;
+    let mut run = Run {
+        ctx,
+        ns: ns.to_owned(),
+        name: name.to_owned(),
+        pods,
+        recs,
+        pod,
+        rec,
+        cloud: CloudFacts::default(),
+        owner_replicas: None,
+        expired,
+    };
+    run.owner_replicas = run.owner_replicas().await;
+    run.go().await
+}
+
+impl Run<'_> {
+    fn key(&self) -> String {
+        format!("{}/{}", self.ns, self.name)
+    }
+
+    fn request(&self) -> Result<Option<EipRequest>, Vec<eip_core::annotations::AnnotationError>> {
+        match &self.pod {
+            Some(p) => EipRequest::from_annotations(p.annotations()),
+            None => Ok(None),
+        }
+    }
+
+    async fn owner_replicas(&self) -> Option<i32> {
+        let pod = self.pod.as_ref()?;
+        let named = matches!(self.request(), Ok(Some(r)) if r.named().is_some());
+        if !named {
+            return None;
+        }
+        let owner = pod
+            .owner_references()
+            .iter()
+            .find(|o| o.controller == Some(true))?;
+        match owner.kind.as_str() {
+            "ReplicaSet" => {
+                let api: Api<ReplicaSet> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+                api.get_opt(&owner.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.spec.and_then(|s| s.replicas))
+            }
+            "StatefulSet" => {
+                let api: Api<StatefulSet> = Api::namespaced(self.ctx.client.clone(), &self.ns);
+                api.get_opt(&owner.name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.spec.and_then(|s| s.replicas))
+            }
+            _ => None,
+        }
+    }
+
+    fn pod_ref(&self) -> ObjectReference {
+        match &self.pod {
+            Some(p) => p.object_ref(&()),
+            None => match &self.rec {
+                Some(r) => r.object_ref(&()),
+                None => ObjectReference {
+                    namespace: Some(self.ns.clone()),
+                    name: Some(self.name.clone()),
+                    kind: Some("Pod".into()),
+                    api_version: Some("v1".into()),
+                    ..ObjectReference::default()
+                },
+            },
+        }
+    }
+
+    async fn go(&mut self) -> Result<Next, Error> {
+        let mut settles = 0;
+        for _ in 0..MAX_STEPS {
+            let request = self.request();
+            let pod_facts = self.pod.as_ref().map(|p| pod_facts(p, self.owner_replicas));
+            let rec_facts = self.rec.as_ref().map(record_facts);
+            let action = decide(&Facts {
+                pod: pod_facts.as_ref(),
+                request: &request,
+                record: rec_facts.as_ref(),
+                cloud: &self.cloud,
+                switches: self.ctx.switches(),
+                expired: self.expired,
+            });
+            let name = action_name(&action);
+            tracing::debug!(pod = %self.key(), action = ?action, "step");
+            if !matches!(action, Action::Done | Action::Observe(_)) {
+                self.ctx.metrics.action(name);
+            }
+            {
+                let rf = self.rec.as_ref().map(record_facts);
+                lock(&self.ctx.debug).insert(
+                    self.key(),
+                    DebugEntry {
+                        last_action: name.to_owned(),
+                        phase: rf.as_ref().and_then(|r| r.phase).map(|p| p.to_string()),
+                        allocation_id: rf.as_ref().and_then(|r| r.allocation_id.clone()),
+                        last_error: rf.and_then(|r| r.last_error),
+                    },
+                );
+            }
+            let ok = request.unwrap_or_default();
+            match self.step(action, ok, pod_facts.as_ref()).await? {
+                Some(Next::After(d)) if d.is_zero() => {
+                    settles += 1;
+                    if settles > 20 {
+                        return Ok(Next::After(self.ctx.cfg.settle_interval));
+                    }
+                    tokio::time::sleep(self.ctx.cfg.settle_interval).await;
+                }
+                Some(next) => {
+                    if self.pod.is_none() {
+                        lock(&self.ctx.debug).remove(&self.key());
+                    }
+                    return Ok(next);
+                }
+                None => {}
+            }
+        }
+        Err(Error::Unsettled(self.key()))
+    }
+
+    /// Executes one action. `Ok(None)`: decide again; `Ok(Some(Next::After(0)))`: settle
+    /// (short pause, then decide again); otherwise stop.
+    async fn step(
+        &mut self,
+        action: Action,
+        req: Option<EipRequest>,
+        pf: Option<&PodFacts>,
+    ) -> Result<Option<Next>, Error> {
+        let ctx = self.ctx;
+        let cloud = ctx.cloud.as_ref();
+        match action {
+            Action::Done => return Ok(Some(Next::Idle)),
+            Action::WaitForPodIp => return Ok(Some(Next::Idle)),
+            Action::Observe(o) => self.observe(o).await?,
+            Action::Settle(_) => {
+                self.cloud = CloudFacts::default();
+                return Ok(Some(Next::After(Duration::ZERO)));
+            }
+            Action::RejectInvalid(msg) => {
+                ctx.metrics.failure("InvalidAnnotations".into());
+                let pod_uid = pf.map(|p| p.uid.clone());
+                if self.rec.is_none() {
+                    self.create_record(&PodEIPSpec::from_request(&EipRequest::allocate_default()))
+                        .await?;
+                }
+                self.status(json!({
+                    "phase": PodEIPPhase::Failed,
+                    "lastError": msg,
+                    "podUid": pod_uid,
+                    "node": ctx.cfg.node_name,
+                }))
+                .await?;
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Warning,
+                    names::REASON_INVALID_ANNOTATIONS,
+                    msg,
+                    "Validate",
+                )
+                .await;
+            }
+            Action::Disabled => {
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Warning,
+                    names::REASON_DISABLED,
+                    format!(
+                        "the pod asks for an EIP but the EIP feature is off: set \"{}\": \"true\" in the {} key of ConfigMap {}/{} (no restart needed)",
+                        eip_core::eni_config::ENABLE_EIP_POOL,
+                        eip_core::eni_config::ENI_CONF_KEY,
+                        eip_core::eni_config::ENI_CONFIG_NAMESPACE,
+                        eip_core::eni_config::ENI_CONFIG_NAME
+                    ),
+                    "Validate",
+                )
+                .await;
+                return Ok(Some(Next::Idle));
+            }
+            Action::RejectShared(msg) => {
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Warning,
+                    names::REASON_INVALID_ANNOTATIONS,
+                    msg,
+                    "Validate",
+                )
+                .await;
+                return Ok(Some(Next::Idle));
+            }
+            Action::Blocked(msg) => {
+                ctx.metrics.failure("Blocked".into());
+                if self.rec.is_some() {
+                    self.status(json!({"lastError": msg})).await?;
+                }
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Warning,
+                    names::REASON_FAILED,
+                    msg,
+                    "Associate",
+                )
+                .await;
+                return Ok(Some(Next::After(ctx.cfg.blocked_interval)));
+            }
+            Action::AddFinalizer => {
+                self.pod_patch(json!({"metadata": {"finalizers": [names::POD_FINALIZER]}}))
+                    .await?;
+            }
+            Action::RemoveFinalizer => {
+                self.pod_patch(json!({"metadata": {
+                    "$deleteFromPrimitiveList/finalizers": [names::POD_FINALIZER]
+                }}))
+                .await?;
+                if let Some(p) = &self.pod {
+                    lock(&ctx.ip_seen).remove(&p.uid().unwrap_or_default());
+                }
+            }
+            Action::CreateRecord => {
+                let Some(req) = req else {
+                    return Ok(Some(Next::Idle));
+                };
+                self.create_record(&PodEIPSpec::from_request(&req)).await?;
+                let uid = pf.map(|p| p.uid.clone());
+                self.status(json!({
+                    "phase": PodEIPPhase::Pending,
+                    "podUid": uid,
+                    "node": ctx.cfg.node_name,
+                    "podLastSeen": now_time(),
+                }))
+                .await?;
+            }
+            Action::ResetRecord => {
+                self.delete_record().await?;
+            }
+            Action::ClaimRecord => {
+                let Some(req) = req else {
+                    return Ok(Some(Next::Idle));
+                };
+                let spec = PodEIPSpec::from_request(&req);
+                let rv = self.rec.as_ref().and_then(|r| r.resource_version());
+                let patch = json!({
+                    "metadata": {"resourceVersion": rv},
+                    "status": {
+                        "phase": PodEIPPhase::Pending,
+                        "podUid": pf.map(|p| p.uid.clone()),
+                        "node": ctx.cfg.node_name,
+                        "networkInterfaceId": null,
+                        "privateIpAddress": null,
+                        "releaseAt": null,
+                        "lastError": null,
+                        "podLastSeen": now_time(),
+                    }
+                });
+                let r = self
+                    .recs
+                    .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(Error::kube(format!("claim PodEIP {}", self.key())))?;
+                self.rec = Some(r);
+                let spec_patch = json!({"spec": {
+                    "releaseStrategy": spec.release_strategy,
+                    "releaseAfter": spec.release_after,
+                }});
+                let r = self
+                    .recs
+                    .patch(
+                        &self.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&spec_patch),
+                    )
+                    .await
+                    .map_err(Error::kube(format!("update PodEIP {} spec", self.key())))?;
+                self.rec = Some(r);
+                self.cloud = CloudFacts::default();
+                tracing::info!(pod = %self.key(), "took over the EIP kept for the previous pod of this name");
+            }
+            Action::Allocate => {
+                let Some(req) = req else {
+                    return Ok(Some(Next::Idle));
+                };
+                let (Some(p), Some(rec)) = (pf, self.rec.as_ref()) else {
+                    return Ok(Some(Next::Idle));
+                };
+                let token = cloudops::client_token(&p.uid, &rec.uid().unwrap_or_default());
+                self.status(json!({"phase": PodEIPPhase::Allocating, "podUid": p.uid}))
+                    .await?;
+                ctx.checkpoint("before:Allocate").await;
+                let owner = Owner {
+                    cluster_id: &ctx.cfg.cluster_id,
+                    namespace: &self.ns,
+                    pod_name: &self.name,
+                    pod_uid: &p.uid,
+                    node: &ctx.cfg.node_name,
+                };
+                let args = cloudops::allocate_args(&req, &owner, token);
+                let resp = cloud
+                    .allocate_eip_address(&args)
+                    .await
+                    .map_err(Error::cloud(format!(
+                        "allocate an EIP for pod {}",
+                        self.key()
+                    )))?;
+                ctx.checkpoint("after:Allocate").await;
+                ctx.metrics.allocations.inc();
+                let address = resp.eip_address.clone().unwrap_or_default();
+                self.status(json!({
+                    "allocationId": resp.allocation_id,
+                    "eipAddress": address,
+                    "bandwidth": req.bandwidth_mbps,
+                    "isp": req.isp.as_str(),
+                    "internetChargeType": req.internet_charge_type.as_str(),
+                }))
+                .await?;
+                tracing::info!(pod = %self.key(), eip = %resp.allocation_id, "allocated");
+                self.cloud.eip = Some(Some(EipView {
+                    id: resp.allocation_id,
+                    address,
+                    state: crate::machine::EipState::Available,
+                    eni: None,
+                    private_ip: None,
+                    bandwidth: Some(req.bandwidth_mbps),
+                    bandwidth_package: None,
+                }));
+            }
+            Action::Adopt(id) => {
+                let found = self
+                    .cloud
+                    .tagged
+                    .as_ref()
+                    .and_then(|t| t.iter().find(|e| e.id == id).cloned());
+                let address = found.as_ref().map(|e| e.address.clone());
+                let bw = found.as_ref().and_then(|e| e.bandwidth);
+                self.status(json!({"allocationId": id, "eipAddress": address, "bandwidth": bw}))
+                    .await?;
+                tracing::info!(pod = %self.key(), eip = %id, "adopted the EIP allocated before a restart");
+                self.cloud.eip = Some(found);
+            }
+            Action::RecordEni(eni) => {
+                let ip = pf.and_then(|p| p.ip).map(|i| i.to_string());
+                self.status(json!({
+                    "networkInterfaceId": eni,
+                    "privateIpAddress": ip,
+                    "node": ctx.cfg.node_name,
+                }))
+                .await?;
+            }
+            Action::EniNotFound => {
+                return Ok(Some(Next::After(ctx.cfg.retry_interval)));
+            }
+            Action::UnbindStale { id, eni, ip } => {
+                ctx.checkpoint("before:UnbindStale").await;
+                self.unassociate(UnassociateEipArgs::from_eni(&id, &eni, &ip))
+                    .await?;
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Normal,
+                    "EipStaleRemoved",
+                    format!(
+                        "removed EIP {id} left on private IP {ip} before associating this pod's EIP"
+                    ),
+                    "Unassociate",
+                )
+                .await;
+                self.wait(&id, WaitTarget::Available).await?;
+                self.cloud.on_ip = None;
+            }
+            Action::Rob(id) => {
+                ctx.checkpoint("before:Rob").await;
+                self.unassociate(UnassociateEipArgs {
+                    allocation_id: id.clone(),
+                    ..UnassociateEipArgs::default()
+                })
+                .await?;
+                let e = self.wait(&id, WaitTarget::Available).await?;
+                self.cloud.eip = Some(e);
+            }
+            Action::Associate { id, eni, ip } => {
+                self.status(json!({"phase": PodEIPPhase::Associating}))
+                    .await?;
+                ctx.checkpoint("before:Associate").await;
+                let mut args = AssociateEipArgs::to_eni(&id, &eni, &ip);
+                args.mode = Some("NAT".into());
+                let res = cloud.associate_eip_address(&args).await;
+                self.cloud = CloudFacts::default();
+                self.cloud.eni = Some(Some(eni));
+                res.map_err(Error::cloud(format!("associate EIP {id} with {ip}")))?;
+                ctx.checkpoint("after:Associate").await;
+                let e = self.wait(&id, WaitTarget::InUse).await?;
+                self.cloud.eip = Some(e);
+            }
+            Action::WaitInUse(id) => {
+                let e = self.wait(&id, WaitTarget::InUse).await?;
+                self.cloud.eip = Some(e);
+            }
+            Action::JoinPackage { id, package } => {
+                cloud
+                    .add_common_bandwidth_package_ip(&BandwidthPackageIpArgs {
+                        bandwidth_package_id: package.clone(),
+                        ip_instance_id: id.clone(),
+                        client_token: None,
+                    })
+                    .await
+                    .map_err(Error::cloud(format!(
+                        "add EIP {id} to bandwidth package {package}"
+                    )))?;
+                self.status(json!({"bandwidthPackageId": package})).await?;
+                if let Some(Some(e)) = &mut self.cloud.eip {
+                    e.bandwidth_package = Some(package);
+                }
+            }
+            Action::ModifyBandwidth { id, mbps } => {
+                cloud
+                    .modify_eip_address_attribute(&ModifyEipArgs {
+                        allocation_id: id.clone(),
+                        bandwidth: Some(mbps),
+                        ..ModifyEipArgs::default()
+                    })
+                    .await
+                    .map_err(Error::cloud(format!("change the bandwidth of EIP {id}")))?;
+                self.status(json!({"bandwidth": mbps})).await?;
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Normal,
+                    "EipBandwidthChanged",
+                    format!("EIP {id} bandwidth set to {mbps} Mbit/s"),
+                    "Modify",
+                )
+                .await;
+            }
+            Action::Publish { id, address } => {
+                self.pod_patch(json!({"metadata": {"annotations": {
+                    names::ALLOCATED_EIP_ADDRESS: address,
+                    names::ALLOCATED_EIP_ID: id,
+                }}}))
+                .await?;
+                self.condition(
+                    true,
+                    names::REASON_BOUND,
+                    &format!("EIP {address} ({id}) is associated with the pod IP"),
+                )
+                .await?;
+                if let Some(p) = pf
+                    && let Some(t) = lock(&ctx.ip_seen).remove(&p.uid)
+                {
+                    ctx.metrics.ip_to_bound.observe(t.elapsed().as_secs_f64());
+                }
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Normal,
+                    names::REASON_BOUND,
+                    format!("EIP {address} ({id}) associated with the pod"),
+                    "Associate",
+                )
+                .await;
+            }
+            Action::MarkBound => {
+                self.status(json!({
+                    "phase": PodEIPPhase::Bound,
+                    "lastError": null,
+                    "podLastSeen": now_time(),
+                }))
+                .await?;
+            }
+            Action::Unbind { id, eni, ip } => {
+                self.status(json!({"phase": PodEIPPhase::Releasing}))
+                    .await?;
+                ctx.checkpoint("before:Unbind").await;
+                self.unassociate(UnassociateEipArgs::from_eni(&id, &eni, &ip))
+                    .await?;
+                ctx.checkpoint("after:Unbind").await;
+                let e = self.wait(&id, WaitTarget::Available).await?;
+                self.cloud.eip = Some(e);
+            }
+            Action::Release(id) => {
+                self.status(json!({"phase": PodEIPPhase::Releasing}))
+                    .await?;
+                ctx.checkpoint("before:Release").await;
+                match cloud.release_eip_address(&id).await {
+                    Ok(_) => {}
+                    Err(eip_cloud::Error::NotFound(_)) => {}
+                    Err(e) => {
+                        self.cloud = CloudFacts::default();
+                        return Err(Error::cloud(format!("release EIP {id}"))(e));
+                    }
+                }
+                ctx.checkpoint("after:Release").await;
+                ctx.metrics.releases.inc();
+                self.status(json!({"phase": PodEIPPhase::Released})).await?;
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Normal,
+                    "EipReleased",
+                    format!("EIP {id} released"),
+                    "Release",
+                )
+                .await;
+            }
+            Action::Retain => {
+                let rf = self.rec.as_ref().map(record_facts);
+                let release_at = match rf.map(|r| r.strategy) {
+                    Some(ReleaseStrategy::After(d)) => jiff::SignedDuration::try_from(d)
+                        .ok()
+                        .and_then(|d| jiff::Timestamp::now().checked_add(d).ok())
+                        .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+                    _ => None,
+                };
+                self.status(json!({
+                    "phase": PodEIPPhase::Retained,
+                    "releaseAt": release_at,
+                    "networkInterfaceId": null,
+                    "privateIpAddress": null,
+                    "podLastSeen": now_time(),
+                }))
+                .await?;
+            }
+            Action::DeleteRecord => {
+                self.delete_record().await?;
+            }
+            Action::Unpublish => {
+                self.pod_patch(json!({"metadata": {"annotations": {
+                    names::ALLOCATED_EIP_ADDRESS: null,
+                    names::ALLOCATED_EIP_ID: null,
+                }}}))
+                .await?;
+                self.condition(
+                    false,
+                    names::REASON_RELEASING,
+                    "the pod no longer asks for an EIP",
+                )
+                .await?;
+            }
+        }
+        if let Some(p) = pf
+            && p.ip.is_some()
+            && !p.deleting
+        {
+            lock(&ctx.ip_seen)
+                .entry(p.uid.clone())
+                .or_insert_with(Instant::now);
+        }
+        Ok(None)
+    }
+
+    async fn observe(&mut self, o: Observation) -> Result<(), Error> {
+        let ctx = self.ctx;
+        let cloud = ctx.cloud.as_ref();
+        match o {
+            Observation::Eip(id) => {
+                self.cloud.eip = Some(cloudops::describe(cloud, &id).await?);
+            }
+            Observation::Tagged(uid) => {
+                self.cloud.tagged = Some(cloudops::tagged(cloud, &ctx.cfg.cluster_id, &uid).await?);
+            }
+            Observation::Eni(ip) => {
+                self.cloud.eni = Some(
+                    cloudops::find_eni(
+                        cloud,
+                        ctx.metadata.as_ref(),
+                        ctx.instance_id.as_deref(),
+                        ip,
+                    )
+                    .await?,
+                );
+            }
+            Observation::OnIp { eni, ip } => {
+                self.cloud.on_ip = Some(cloudops::on_ip(cloud, &eni, ip).await?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn unassociate(&mut self, args: UnassociateEipArgs) -> Result<(), Error> {
+        let id = args.allocation_id.clone();
+        let res = self.ctx.cloud.unassociate_eip_address(&args).await;
+        match res {
+            Ok(_) => Ok(()),
+            // Already unbound (or gone): what we wanted.
+            Err(eip_cloud::Error::IncorrectStatus(_)) | Err(eip_cloud::Error::NotFound(_)) => {
+                Ok(())
+            }
+            Err(e) => {
+                self.cloud = CloudFacts::default();
+                Err(Error::cloud(format!("unassociate EIP {id}"))(e))
+            }
+        }
+    }
+
+    async fn wait(&mut self, id: &str, target: WaitTarget) -> Result<Option<EipView>, Error> {
+        match self
+            .ctx
+            .waiter
+            .wait(id, target, self.ctx.cfg.wait_timeout)
+            .await
+        {
+            Ok(e) => Ok(e.as_ref().and_then(cloudops::view)),
+            Err(eip_cloud::Error::EipGone { .. }) => Ok(None),
+            Err(e) => {
+                self.cloud = CloudFacts::default();
+                Err(Error::cloud(format!(
+                    "wait for EIP {id} to become {target}"
+                ))(e))
+            }
+        }
+    }
+
+    async fn create_record(&mut self, spec: &PodEIPSpec) -> Result<(), Error> {
+        let mut rec = PodEIP::new(&self.name, spec.clone());
+        rec.metadata.namespace = Some(self.ns.clone());
+        rec.metadata.finalizers = Some(vec![names::PODEIP_FINALIZER.to_owned()]);
+        match self.recs.create(&PostParams::default(), &rec).await {
+            Ok(r) => self.rec = Some(r),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                self.rec = self
+                    .recs
+                    .get_opt(&self.name)
+                    .await
+                    .map_err(Error::kube(format!("read PodEIP {}", self.key())))?;
+            }
+            Err(e) => return Err(Error::kube(format!("create PodEIP {}", self.key()))(e)),
+        }
+        Ok(())
+    }
+
+    async fn delete_record(&mut self) -> Result<(), Error> {
+        let Some(rec) = &self.rec else {
+            return Ok(());
+        };
+        let rest: Vec<String> = rec
+            .finalizers()
+            .iter()
+            .filter(|f| *f != names::PODEIP_FINALIZER)
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {
+            "finalizers": rest,
+            "resourceVersion": rec.resource_version(),
+        }});
+        match self
+            .recs
+            .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => {
+                return Err(Error::kube(format!(
+                    "remove the finalizer of PodEIP {}",
+                    self.key()
+                ))(e));
+            }
+        }
+        match self.recs.delete(&self.name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(Error::kube(format!("delete PodEIP {}", self.key()))(e)),
+        }
+        self.rec = None;
+        self.cloud = CloudFacts::default();
+        Ok(())
+    }
+
+    /// Merge-patches the record's status, guarded by the resourceVersion last read.
+    async fn status(&mut self, status: Value) -> Result<(), Error> {
+        let Some(rec) = &self.rec else {
+            return Ok(());
+        };
+        let patch = json!({
+            "metadata": {"resourceVersion": rec.resource_version()},
+            "status": status,
+        });
+        let r = self
+            .recs
+            .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube(format!(
+                "record the state of PodEIP {}",
+                self.key()
+            )))?;
+        self.rec = Some(r);
+        Ok(())
+    }
+
+    async fn pod_patch(&mut self, patch: Value) -> Result<(), Error> {
+        if self.pod.is_none() {
+            return Ok(());
+        }
+        let p = self
+            .pods
+            .patch(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .map_err(Error::kube(format!("update pod {}", self.key())))?;
+        self.pod = Some(p);
+        Ok(())
+    }
+
+    async fn condition(&mut self, ok: bool, reason: &str, message: &str) -> Result<(), Error> {
+        if self.pod.is_none() {
+            return Ok(());
+        }
+        let patch = json!({"status": {"conditions": [{
+            "type": names::EIP_CONDITION,
+            "status": names::format_condition_status(ok),
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": now_time(),
+        }]}});
+        let p = self
+            .pods
+            .patch_status(
+                &self.name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+            .map_err(Error::kube(format!(
+                "set the EIP condition of pod {}",
+                self.key()
+            )))?;
+        self.pod = Some(p);
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Operations endpoint: `/healthz`, `/metrics` (Prometheus text), `/debug/state` (JSON).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use serde_json::json;
+
+use crate::controller::Context;
+use crate::error::Error;
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn metrics(ctx: web::Data<Arc<Context>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(ctx.metrics.encode())
+}
+
+async fn debug_state(ctx: web::Data<Arc<Context>>) -> HttpResponse {
+    let s = ctx.switches();
+    HttpResponse::Ok().json(json!({
+        "node": ctx.cfg.node_name,
+        "clusterId": ctx.cfg.cluster_id,
+        "instanceId": ctx.instance_id,
+        "switches": {"enableEipPool": s.enabled, "allowEipRob": s.allow_rob},
+        "pods": ctx.debug_state(),
+    }))
+}
+
+/// A running operations server.
+#[derive(Debug)]
+pub struct OpsServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl OpsServer {
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Serves the operations endpoints on `addr` (port 0 picks a free port).
+pub fn serve(addr: SocketAddr, ctx: Arc<Context>) -> Result<OpsServer, Error> {
+    let data = web::Data::new(ctx);
+    let err = |source| Error::Serve {
+        addr: addr.to_string(),
+        source,
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
+            .route("/debug/state", web::get().to(debug_state))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)
+    .map_err(err)?;
+    let bound = server.addrs().first().copied().unwrap_or(addr);
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::warn!(error = %e, "operations endpoint stopped");
+        }
+    });
+    Ok(OpsServer {
+        addr: bound,
+        handle,
+    })
+}
