@@ -26,8 +26,8 @@ pub struct Args {
     #[arg(long)]
     pub access_key_id: Option<String>,
     /// Account AccessKey secret.
-    #[arg(long, env = "EIP_CLOUDSIM_ACCESS_KEY_SECRET", hide_env_values = true)]
-    pub access_key_secret: Option<String>,
+    #[arg(long, env = "EIP_CLOUDSIM_ACCESS_KEY_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub access_key_secret: Option<Secret>,
     /// EIP quota.
     #[arg(long)]
     pub eip_quota: Option<u32>,
@@ -51,6 +51,10 @@ pub struct Args {
     pub seed: Option<u64>,
 }
 
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret(s.to_string()))
+}
+
 impl Args {
     /// The configuration: the file (or defaults) with the flags applied.
     pub fn config(&self) -> Result<SimConfig, Error> {
@@ -66,7 +70,7 @@ impl Args {
             cfg.access_key_id = v.clone();
         }
         if let Some(v) = &self.access_key_secret {
-            cfg.access_key_secret = Secret(v.clone());
+            cfg.access_key_secret = v.clone();
         }
         if let Some(v) = self.eip_quota {
             cfg.eip_quota = v;
@@ -102,4 +106,29 @@ pub async fn run(args: Args) -> Result<(), Error> {
     out.flush().map_err(Error::Serve)?;
     drop(out);
     sim.wait().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn flags_override_and_the_secret_stays_hidden() {
+        let args = Args::try_parse_from([
+            "eip-cloudsim",
+            "--access-key-secret",
+            "s3cr3t-value",
+            "--eip-quota",
+            "4",
+            "--no-rate-limits",
+        ])
+        .unwrap();
+        assert!(!format!("{args:?}").contains("s3cr3t-value"));
+        let cfg = args.config().unwrap();
+        assert_eq!(cfg.access_key_secret.expose(), "s3cr3t-value");
+        assert_eq!(cfg.eip_quota, 4);
+        assert!(!cfg.rate_limits.enabled);
+        assert_eq!(cfg.listen.port(), 0);
+    }
 }
