@@ -44,6 +44,8 @@ pub struct AgentConfig {
     pub cluster_id: String,
     /// Identity in the GC lease (defaults to the node name).
     pub identity: String,
+    /// Run the cluster-wide garbage collection (when holding the lease).
+    pub gc: bool,
     /// Period of the cluster-wide garbage collection.
     pub gc_period: Duration,
     /// How long an unaccounted EIP must stay unaccounted before the GC releases it.
@@ -70,6 +72,7 @@ impl AgentConfig {
             identity: node_name.clone(),
             node_name,
             cluster_id: cluster_id.into(),
+            gc: true,
             gc_period: Duration::from_secs(300),
             gc_grace: Duration::from_secs(600),
             lease_duration: Duration::from_secs(60),

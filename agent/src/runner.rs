@@ -225,6 +225,9 @@ pub async fn publish_node_capacity(
 
 async fn gc_loop(ctx: Arc<Context>, shutdown: CancellationToken) {
     let orphans: Mutex<HashMap<String, Instant>> = Mutex::new(HashMap::new());
+    if !ctx.cfg.gc {
+        std::future::pending::<()>().await;
+    }
     loop {
         if shutdown.is_cancelled() {
             std::future::pending::<()>().await;

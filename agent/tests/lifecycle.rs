@@ -1,0 +1,345 @@
+//! The seeds' scenarios on the sandbox API server + eip-cloudsim + a node simulator.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, EnvOptions, WITH_EIP, bounded, eventually};
+use eip_agent::runner::publish_node_capacity;
+use eip_cloud::args::AllocateEipArgs;
+use eip_cloudsim::EipStatus;
+use eip_core::annotations;
+use eip_core::names;
+use eip_core::podeip::PodEIPPhase;
+use kube::ResourceExt;
+use kube::api::{Api, PostParams};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_eip_default_and_custom_bandwidth_bound_then_released() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let cloud = env.cloud(None)?;
+        let slots =
+            publish_node_capacity(&env.client, cloud.as_ref(), "node-1", "ecs.g7.large").await?;
+        assert_eq!(slots, 20);
+        let node: k8s_openapi::api::core::v1::Node =
+            Api::all(env.client.clone()).get("node-1").await?;
+        assert_eq!(
+            node.annotations()
+                .get(names::NODE_MAX_AVAILABLE_IP)
+                .map(String::as_str),
+            Some("20")
+        );
+
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        let started = Instant::now();
+        env.pod("web-default", 0, &[WITH_EIP]).await?;
+        env.pod("web-5m", 0, &[WITH_EIP, (annotations::EIP_BANDWIDTH, "5M")])
+            .await?;
+        env.pod("web-7", 0, &[WITH_EIP, (annotations::EIP_BANDWIDTH, "7")])
+            .await?;
+        let a = env.wait_bound("web-default", WAIT).await?;
+        let b = env.wait_bound("web-5m", WAIT).await?;
+        let c = env.wait_bound("web-7", WAIT).await?;
+        eprintln!("3 pods bound in {:?}", started.elapsed());
+        let admin = env.sim.admin();
+        let bw = |id: &str| admin.eip(id).map(|e| e.bandwidth);
+        assert_eq!(bw(&a.0), Some(5));
+        assert_eq!(bw(&b.0), Some(5));
+        assert_eq!(bw(&c.0), Some(7));
+        assert_eq!(admin.eips().len(), 3, "one EIP per pod");
+        // Ownership tags and the charge type default.
+        let e = admin.eip(&a.0).expect("exists");
+        assert_eq!(e.internet_charge_type, "PayByTraffic");
+        for key in names::OWNERSHIP_TAG_KEYS {
+            assert!(e.tags.iter().any(|(k, _)| k == key), "tag {key} on {e:?}");
+        }
+        let rec = env.records().get("web-default").await?;
+        let st = rec.status.clone().unwrap_or_default();
+        assert_eq!(st.phase, Some(PodEIPPhase::Bound));
+        assert_eq!(st.allocation_id.as_deref(), Some(a.0.as_str()));
+        assert_eq!(st.eip_address.as_deref(), Some(a.1.as_str()));
+        // The pod became Ready through the readiness gate.
+        let pod = env.pods().get("web-default").await?;
+        assert!(
+            sandbox::workloads::is_running_and_ready(&pod),
+            "ready via the gate"
+        );
+        let events = env.events("web-default").await?;
+        assert!(
+            events
+                .iter()
+                .any(|(t, r, _)| t == "Normal" && r == names::REASON_BOUND),
+            "{events:?}"
+        );
+        // Agent-side call count for the happy path of one pod (printed; not asserted).
+        let calls_before_delete = env.eip_calls();
+
+        for n in ["web-default", "web-5m", "web-7"] {
+            env.delete_pod(n).await?;
+        }
+        for n in ["web-default", "web-5m", "web-7"] {
+            env.wait_gone(n, WAIT).await?;
+        }
+        eventually(WAIT, "every EIP released", || {
+            let admin = admin.clone();
+            async move { admin.eips().is_empty().then_some(()) }
+        })
+        .await?;
+        let recs = env.records().list(&Default::default()).await?;
+        assert!(recs.items.is_empty(), "records deleted: {:?}", recs.items);
+        eprintln!(
+            "cloud EIP/ENI calls: {calls_before_delete} to bind 3 pods, {} in all",
+            env.eip_calls()
+        );
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_eip_is_bound_then_only_unbound() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let cloud = env.cloud(None)?;
+        let eip = cloud
+            .allocate_eip_address(&AllocateEipArgs {
+                bandwidth: Some(10),
+                ..AllocateEipArgs::default()
+            })
+            .await?;
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        env.pod(
+            "static",
+            0,
+            &[(annotations::POD_EIP_INSTANCEID, eip.allocation_id.as_str())],
+        )
+        .await?;
+        let (id, _) = env.wait_bound("static", WAIT).await?;
+        assert_eq!(id, eip.allocation_id);
+        env.delete_pod("static").await?;
+        env.wait_gone("static", WAIT).await?;
+        let admin = env.sim.admin();
+        let after = admin.eip(&id).expect("a named EIP is never released");
+        assert_eq!(after.status, EipStatus::Available);
+        assert!(env.records().get_opt("static").await?.is_none());
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rob_off_blocks_rob_on_takes_and_the_old_owner_never_unbinds_it() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let cloud = env.cloud(None)?;
+        let eip = cloud
+            .allocate_eip_address(&AllocateEipArgs::default())
+            .await?;
+        let id = eip.allocation_id.clone();
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        env.pod(
+            "owner",
+            0,
+            &[(annotations::POD_EIP_INSTANCEID, id.as_str())],
+        )
+        .await?;
+        env.wait_bound("owner", WAIT).await?;
+        env.pod(
+            "robber",
+            0,
+            &[(annotations::POD_EIP_INSTANCEID, id.as_str())],
+        )
+        .await?;
+        let warned = eventually(WAIT, "rob refused with a warning", || {
+            let env = &env;
+            async move {
+                let evs = env.events("robber").await.ok()?;
+                evs.into_iter().find(|(t, _, n)| {
+                    t == "Warning" && n.contains(eip_core::eni_config::ALLOW_EIP_ROB)
+                })
+            }
+        })
+        .await?;
+        eprintln!("warning: {warned:?}");
+        // Still on the owner.
+        let owner_ip = env.pods().get("owner").await?.status.and_then(|s| s.pod_ip);
+        let e = env.sim.admin().eip(&id).expect("exists");
+        assert_eq!(e.association.map(|a| a.private_ip.to_string()), owner_ip);
+
+        // Rob on, live: the robber takes it without a restart.
+        env.set_eni_config(true, true).await?;
+        env.wait_bound("robber", WAIT).await?;
+        // The old owner goes: its agent must not unbind the robber's EIP.
+        env.delete_pod("owner").await?;
+        env.wait_gone("owner", WAIT).await?;
+        let robber_ip = env
+            .pods()
+            .get("robber")
+            .await?
+            .status
+            .and_then(|s| s.pod_ip);
+        let e = env.sim.admin().eip(&id).expect("exists");
+        assert_eq!(e.status, EipStatus::InUse);
+        assert_eq!(e.association.map(|a| a.private_ip.to_string()), robber_ip);
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_switch_off_warns_then_applies_live() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions {
+            enabled: false,
+            ..EnvOptions::default()
+        })
+        .await?;
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+        let agent = env.agent(cfg, 0, None).await?;
+        let calls = env.eip_calls();
+        env.pod("off", 0, &[WITH_EIP]).await?;
+        let ev = eventually(WAIT, "disabled warning", || {
+            let env = &env;
+            async move {
+                env.events("off")
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|(t, r, _)| t == "Warning" && r == names::REASON_DISABLED)
+            }
+        })
+        .await?;
+        assert!(ev.2.contains("\"enable_eip_pool\": \"true\""), "{ev:?}");
+        assert_eq!(
+            env.eip_calls(),
+            calls,
+            "no cloud call while the feature is off"
+        );
+        env.set_eni_config(true, false).await?;
+        env.wait_bound("off", WAIT).await?;
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_annotations_give_one_event_a_failed_record_and_no_cloud_call() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+        let agent = env.agent(cfg, 0, None).await?;
+        // Let the start-up settle, then count.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let calls = env.eip_calls();
+        let cases: [(&str, &[(&str, &str)]); 5] = [
+            ("bad-bw", &[WITH_EIP, (annotations::EIP_BANDWIDTH, "fast")]),
+            ("bad-bool", &[(annotations::POD_WITH_EIP, "yes")]),
+            ("bad-isp", &[WITH_EIP, (annotations::EIP_ISP, "Moon")]),
+            ("bad-id", &[(annotations::POD_EIP_INSTANCEID, "i-123")]),
+            (
+                "bad-strategy",
+                &[
+                    WITH_EIP,
+                    (annotations::POD_EIP_RELEASE_STRATEGY, "Sometimes"),
+                ],
+            ),
+        ];
+        for (name, ann) in cases {
+            env.pod(name, 0, ann).await?;
+        }
+        for (name, ann) in cases {
+            let key = ann.last().map(|(k, _)| *k).unwrap_or_default();
+            let rec = eventually(WAIT, &format!("{name} Failed"), || {
+                let env = &env;
+                async move {
+                    let r = env.records().get_opt(name).await.ok()??;
+                    (r.status.as_ref()?.phase == Some(PodEIPPhase::Failed)).then_some(r)
+                }
+            })
+            .await?;
+            let err = rec.status.and_then(|s| s.last_error).unwrap_or_default();
+            assert!(err.contains(key), "{name}: {err}");
+        }
+        // Let a few more reconciles happen: still one event each, still no cloud call.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for (name, ann) in cases {
+            let key = ann.last().map(|(k, _)| *k).unwrap_or_default();
+            let warnings: Vec<_> = env
+                .events(name)
+                .await?
+                .into_iter()
+                .filter(|(t, _, _)| t == "Warning")
+                .collect();
+            assert_eq!(warnings.len(), 1, "{name}: {warnings:?}");
+            assert!(warnings[0].2.contains(key), "{name}: {warnings:?}");
+            assert_eq!(warnings[0].1, names::REASON_INVALID_ANNOTATIONS);
+        }
+        assert_eq!(
+            env.eip_calls(),
+            calls,
+            "no cloud call on invalid annotations"
+        );
+        assert!(env.sim.admin().eips().is_empty());
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_eip_on_a_replicated_workload_is_refused() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+        let agent = env.agent(cfg, 0, None).await?;
+        let rs: k8s_openapi::api::apps::v1::ReplicaSet =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": "game", "namespace": common::NS},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "game"}},
+                         "template": {"metadata": {"labels": {"app": "game"}},
+                                      "spec": {"containers": [{"name": "a", "image": "x"}]}}},
+            }))?;
+        let rs = Api::<k8s_openapi::api::apps::v1::ReplicaSet>::namespaced(
+            env.client.clone(),
+            common::NS,
+        )
+        .create(&PostParams::default(), &rs)
+        .await?;
+        let calls = env.eip_calls();
+        let uid = rs.uid().unwrap_or_default();
+        env.pod_owned(
+            "game-1",
+            0,
+            &[(annotations::POD_EIP_INSTANCEID, "eip-abc123")],
+            Some(("ReplicaSet", "game", uid.as_str())),
+        )
+        .await?;
+        let ev = eventually(WAIT, "refused", || {
+            let env = &env;
+            async move {
+                env.events("game-1")
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|(t, _, n)| t == "Warning" && n.contains("2 replicas"))
+            }
+        })
+        .await?;
+        eprintln!("{ev:?}");
+        assert_eq!(env.eip_calls(), calls, "no cloud call");
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
