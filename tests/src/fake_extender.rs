@@ -32,6 +32,9 @@ pub struct Script {
     pub bind_error: Option<String>,
     /// Nodes kept in preempt answers (`None`: keep every node offered).
     pub preempt_keep: Option<Vec<String>>,
+    /// Answer filter with `NodeNames` even when full `Nodes` were sent (the mistake
+    /// that makes kube-scheduler see zero nodes).
+    pub answer_with_names: bool,
 }
 
 /// One recorded call: the verb and the request body.
@@ -171,6 +174,14 @@ async fn filter(state: web::Data<State>, body: web::Bytes) -> HttpResponse {
     };
     if let Some(names) = args.node_names {
         result.node_names = Some(names.into_iter().filter(|n| !refused(n)).collect());
+    } else if let (true, Some(list)) = (script.answer_with_names, args.nodes.as_ref()) {
+        let names = list
+            .items
+            .iter()
+            .filter_map(|raw| node_name(raw).map(|n| n.into_owned()))
+            .filter(|n| !refused(n))
+            .collect();
+        result.node_names = Some(names);
     } else if let Some(list) = args.nodes {
         let kept = list
             .items

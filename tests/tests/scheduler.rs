@@ -107,7 +107,7 @@ async fn extender_reasons_reach_failed_scheduling_and_unresolvable_nodes_are_not
         };
         let fake = with_extender(&mut cluster, script, &["filter"], 1).await?;
         cluster.create_pod(&pod("p").with_eip()).await?;
-        let expected = "0/2 nodes are available: 1 node n1 has 0 of 20 pod IPs free, 1 region cn-hangzhou has used its EIP quota (20 of 20). preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.";
+        let expected = "0/2 nodes are available: 1 node n1 has 0 of 20 pod IPs free, 1 region cn-hangzhou has used its EIP quota (20 of 20). preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling..";
         let ev = event_matching(&cluster, "p", "FailedScheduling", |_| true).await?;
         assert_eq!(ev.message.as_deref(), Some(expected));
         assert_eq!(ev.type_.as_deref(), Some("Warning"));
@@ -324,10 +324,52 @@ async fn cordoned_and_not_ready_nodes_are_skipped_until_they_change() -> anyhow:
 
         nodes.patch("n3", &PatchParams::default(), &cordon(true)).await?;
         cluster.create_pod(&pod("q")).await?;
-        let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 2 node(s) were unschedulable. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.";
+        let expected = "0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 2 node(s) were unschedulable. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling..";
         event_matching(&cluster, "q", "FailedScheduling", |m| m == expected).await?;
         nodes.patch("n3", &PatchParams::default(), &cordon(false)).await?;
         assert_eq!(wait_scheduled(&cluster, "q").await?, "n3");
+        cluster.teardown().await
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_nodes_mode_sends_nodes_and_reads_only_nodes_back() -> anyhow::Result<()> {
+    bounded(DEFAULT_TEST_TIMEOUT, async {
+        let mut cluster = two_nodes().await?;
+        let fake = FakeExtender::start(cluster.client(), Script::default()).await?;
+        let yaml = fake.scheduler_config(&["filter"], 1, false);
+        cluster
+            .replace_scheduler(SchedulerConfig::from_yaml(&yaml)?)
+            .await?;
+        cluster.create_pod(&pod("p")).await?;
+        wait_scheduled(&cluster, "p").await?;
+        let call = fake
+            .calls_of("filter")
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no filter call"))?;
+        assert!(call.body["NodeNames"].is_null());
+        let names: Vec<&str> = call.body["Nodes"]["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["metadata"]["name"].as_str())
+            .collect();
+        assert_eq!(names, ["n1", "n2"]);
+        assert_eq!(call.body["Pod"]["metadata"]["name"], "p");
+
+        // Answering NodeNames to a scheduler that sent Nodes passes zero nodes; nodes
+        // dropped without a reason count as unresolvable for preemption.
+        fake.set_script(Script {
+            answer_with_names: true,
+            ..Script::default()
+        });
+        cluster.create_pod(&pod("q")).await?;
+        let expected = "0/2 nodes are available: preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling..";
+        event_matching(&cluster, "q", "FailedScheduling", |m| m == expected).await?;
+        assert!(node_of(&cluster.pods().get("q").await?).is_none());
+        fake.shutdown().await;
         cluster.teardown().await
     })
     .await

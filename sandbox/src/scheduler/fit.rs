@@ -414,10 +414,11 @@ mod tests {
                 3,
                 &statuses,
                 Some(
-                    "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling"
+                    "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
                 )
             ),
-            "0/3 nodes are available: 1 node(s) were unschedulable, 2 Too many pods. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+            // The doubled period is kube-scheduler's: the inner FitError ends with one.
+            "0/3 nodes are available: 1 node(s) were unschedulable, 2 Too many pods. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.."
         );
         assert_eq!(
             fit_error_message(0, &BTreeMap::new(), None),

@@ -299,15 +299,19 @@ impl Scheduler {
         &mut self,
         done_tx: &mpsc::UnboundedSender<BindDone>,
     ) -> Result<Option<Instant>, Error> {
-        let nodes = Api::<Node>::all(self.client.clone())
-            .list(&ListParams::default())
-            .await
-            .map_err(Error::kube("list nodes"))?
-            .items;
+        // Cluster events seen before this snapshot: any later one may change the verdict.
+        let events_before = self.cluster_events.load(Ordering::SeqCst);
+        // Pods first, then nodes: a node change made before a pod was created is always
+        // in the snapshot that schedules that pod.
         let pods = Api::<Pod>::all(self.client.clone())
             .list(&ListParams::default())
             .await
             .map_err(Error::kube("list pods"))?
+            .items;
+        let nodes = Api::<Node>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+            .map_err(Error::kube("list nodes"))?
             .items;
         let mut pending: Vec<&Pod> = pods
             .iter()
@@ -344,7 +348,6 @@ impl Scheduler {
                 }
             }
             let pod = pod.clone();
-            let events_before = self.cluster_events.load(Ordering::SeqCst);
             match self.schedule_one(&pod, &nodes, &pods).await {
                 Ok(node) => {
                     self.assumed.insert(uid, node.clone());
@@ -547,11 +550,18 @@ impl Scheduler {
                 (name, (*n, pods))
             })
             .collect();
-        let (mut candidates, others) = fit::select_victims(pod, statuses, &node_map);
+        // A node an extender dropped without naming it has the absent status,
+        // UnschedulableAndUnresolvable (`NewDefaultNodeToStatus`).
+        let mut all_statuses = statuses.clone();
+        for name in node_map.keys() {
+            all_statuses.entry(name.clone()).or_insert(NodeStatus {
+                code: Code::UnschedulableAndUnresolvable,
+                reasons: Vec::new(),
+            });
+        }
+        let (mut candidates, others) = fit::select_victims(pod, &all_statuses, &node_map);
         if candidates.is_empty() {
-            return Err(fit::fit_error_message(statuses.len(), &others, None)
-                .trim_end_matches('.')
-                .to_string());
+            return Err(fit::fit_error_message(nodes.len(), &others, None));
         }
         for ext in self
             .extenders
