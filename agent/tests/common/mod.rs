@@ -190,9 +190,21 @@ impl Env {
         node: usize,
         crash: Option<Arc<CrashPlan>>,
     ) -> anyhow::Result<RunningAgent> {
-        let n = self.nodes.get(node).context("no such node")?;
         let metrics = Arc::new(Metrics::new());
         let cloud = self.cloud(Some(metrics.clone()))?;
+        self.agent_with(cfg, node, crash, cloud, metrics).await
+    }
+
+    /// Starts an agent for node `node` on this cloud client.
+    pub async fn agent_with(
+        &self,
+        cfg: AgentConfig,
+        node: usize,
+        crash: Option<Arc<CrashPlan>>,
+        cloud: Arc<dyn Cloud>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<RunningAgent> {
+        let n = self.nodes.get(node).context("no such node")?;
         let md = MetadataClient::new(self.sim.metadata_url(&n.cfg.instance_id));
         let ctx = Arc::new(Context::new(
             self.client.clone(),
@@ -361,6 +373,51 @@ impl Env {
                     e.note.unwrap_or_default(),
                 )
             })
+            .collect())
+    }
+
+    /// EIPs in the cloud tagged with this pod UID.
+    pub fn eips_of(&self, pod_uid: &str) -> Vec<eip_cloudsim::Eip> {
+        self.sim
+            .admin()
+            .eips()
+            .into_iter()
+            .filter(|e| {
+                e.tags
+                    .iter()
+                    .any(|(k, v)| k == names::TAG_POD_UID && v == pod_uid)
+            })
+            .collect()
+    }
+
+    /// EIPs in the cloud that no pod (by UID tag) or PodEIP (by allocation id) accounts for.
+    pub async fn unaccounted_eips(&self) -> anyhow::Result<Vec<String>> {
+        let pods = self.pods().list(&Default::default()).await?.items;
+        let recs = self.records().list(&Default::default()).await?.items;
+        let uids: Vec<String> = pods.iter().filter_map(|p| p.uid()).collect();
+        let ids: Vec<String> = recs
+            .iter()
+            .filter_map(|r| {
+                r.status
+                    .as_ref()
+                    .and_then(|s| s.allocation_id.clone())
+                    .or_else(|| r.spec.allocation_id.clone())
+            })
+            .collect();
+        Ok(self
+            .sim
+            .admin()
+            .eips()
+            .into_iter()
+            .filter(|e| {
+                let uid = e
+                    .tags
+                    .iter()
+                    .find(|(k, _)| k == names::TAG_POD_UID)
+                    .map(|(_, v)| v.clone());
+                !ids.contains(&e.allocation_id) && !uid.is_some_and(|u| uids.contains(&u))
+            })
+            .map(|e| e.allocation_id)
             .collect())
     }
 
