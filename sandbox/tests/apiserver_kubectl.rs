@@ -453,3 +453,83 @@ async fn kubectl_get_watch_prints_changes() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn kubectl_imperative_create_and_scale() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        let k = Kubectl::new(&server)?;
+        // These generators send protobuf bodies.
+        assert_eq!(
+            k.ok(&["create", "namespace", "demo"]).await?.trim(),
+            "namespace/demo created"
+        );
+        assert_eq!(
+            k.ok(&[
+                "create",
+                "configmap",
+                "c1",
+                "-n",
+                "demo",
+                "--from-literal=a=b"
+            ])
+            .await?
+            .trim(),
+            "configmap/c1 created"
+        );
+        assert_eq!(
+            k.ok(&[
+                "create",
+                "secret",
+                "generic",
+                "s1",
+                "-n",
+                "demo",
+                "--from-literal=pw=hunter2"
+            ])
+            .await?
+            .trim(),
+            "secret/s1 created"
+        );
+        let cm = Api::<ConfigMap>::namespaced(client.clone(), "demo")
+            .get("c1")
+            .await?;
+        assert_eq!(cm.data, Some([("a".to_string(), "b".to_string())].into()));
+        let secret = Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), "demo")
+            .get("s1")
+            .await?;
+        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+        let pw = secret
+            .data
+            .unwrap_or_default()
+            .get("pw")
+            .map(|b| b.0.clone());
+        assert_eq!(pw.as_deref(), Some(&b"hunter2"[..]));
+        let table = rows(&k.ok(&["get", "secrets", "-n", "demo"]).await?);
+        assert_eq!(table[1][..3], ["s1", "Opaque", "1"]);
+
+        // The scale subresource.
+        let manifest = k.file(
+            "deploy.yaml",
+            &MANIFEST
+                .split("---")
+                .nth(2)
+                .unwrap_or_default()
+                .replace("name: web", "name: web\n  namespace: demo"),
+        )?;
+        k.ok(&["apply", "-f", &manifest]).await?;
+        assert_eq!(
+            k.ok(&["scale", "deployment", "web", "-n", "demo", "--replicas=5"])
+                .await?
+                .trim(),
+            "deployment.apps/web scaled"
+        );
+        let deploy =
+            Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), "demo")
+                .get("web")
+                .await?;
+        assert_eq!(deploy.spec.and_then(|s| s.replicas), Some(5));
+        Ok(())
+    })
+    .await
+}

@@ -288,3 +288,44 @@ async fn expired_resource_version_gets_410_and_the_watcher_relists() -> anyhow::
     })
     .await
 }
+
+#[tokio::test]
+async fn metadata_watcher_and_shutdown() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(
+            watcher(
+                Api::<kube::core::PartialObjectMeta<ConfigMap>>::namespaced(
+                    client.clone(),
+                    "default",
+                ),
+                watcher::Config::default(),
+            )
+            .applied_objects()
+            .for_each(move |o| {
+                if let Ok(o) = o {
+                    let _ = tx.send(o.metadata.name.unwrap_or_default());
+                }
+                futures::future::ready(())
+            }),
+        );
+        cms.create(&PostParams::default(), &cm("m", "1")?).await?;
+        let name = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await?;
+        assert_eq!(name.as_deref(), Some("m"));
+
+        // An open watch ends and requests fail once the server is shut down.
+        let mut open = cms.watch(&WatchParams::default(), "0").await?.boxed();
+        server.shutdown().await;
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(Ok(_)) = open.next().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "open watch did not end on shutdown");
+        assert!(cms.get("m").await.is_err());
+        task.abort();
+        Ok(())
+    })
+    .await
+}

@@ -112,6 +112,17 @@ pub(crate) fn resource_list(reg: &Registry, group: &str, version: &str) -> Optio
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if t.scale {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         if t.binding {
             resources.push(json!({
                 "name": format!("{}/binding", t.plural),

@@ -216,10 +216,10 @@ fn target(
 }
 
 fn parse_object(ctx: &Ctx) -> Result<Value, ApiError> {
-    if ctx.content_type.contains("protobuf") {
-        return Err(ApiError::unsupported_body_type(&ctx.content_type));
-    }
-    let v = if ctx.content_type.contains("yaml") {
+    let v = if ctx.content_type.contains("protobuf") {
+        super::protobuf::decode(&ctx.body)
+            .map_err(|e| ApiError::unsupported_body_type(&format!("{}: {e}", ctx.content_type)))?
+    } else if ctx.content_type.contains("yaml") {
         let text = std::str::from_utf8(&ctx.body)
             .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
         serde_saphyr::from_str::<Value>(text)
@@ -295,6 +295,10 @@ fn resource(
             let body = parse_object(ctx)?;
             ctx.shared.lock().bind(rt, &ns, name, &body)?;
             return Ok(json_response(StatusCode::CREATED, &status::success(201)));
+        }
+        Some("scale") if rt.scale => {
+            let name = t.name.as_deref().unwrap_or_default();
+            return scale(ctx, rt, &ns, name, path);
         }
         Some("finalize") if rt.plural == "namespaces" => Sub::Main,
         Some(_) => return Err(ApiError::no_route(path)),
@@ -392,6 +396,38 @@ fn resource(
         }
         _ => Err(ApiError::method_not_allowed(path)),
     }
+}
+
+/// The `scale` subresource: GET, PUT and PATCH of an `autoscaling/v1 Scale`.
+fn scale(
+    ctx: &Ctx,
+    rt: &ResourceType,
+    ns: &str,
+    name: &str,
+    path: &str,
+) -> Result<HttpResponse, ApiError> {
+    let dry_run = ctx.query.dry_run();
+    let out = match ctx.method.as_str() {
+        "GET" => ctx.shared.lock().scale(rt, ns, name)?,
+        "PUT" => {
+            let body = parse_object(ctx)?;
+            ctx.shared.lock().set_scale(rt, ns, name, &body, dry_run)?
+        }
+        "PATCH" => {
+            let kind = PatchKind::from_content_type(&ctx.content_type)
+                .ok_or_else(|| ApiError::unsupported_patch_type(&ctx.content_type))?;
+            let body = patch::parse_body(kind, &ctx.body).map_err(ApiError::bad_request)?;
+            let mut store = ctx.shared.lock();
+            let mut current = store.scale(rt, ns, name)?;
+            patch::apply(kind, &mut current, &body).map_err(|f| match f {
+                patch::PatchFailure::BadRequest(m) => ApiError::bad_request(m),
+                patch::PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
+            })?;
+            store.set_scale(rt, ns, name, &current, dry_run)?
+        }
+        _ => return Err(ApiError::method_not_allowed(path)),
+    };
+    Ok(json_response(StatusCode::OK, &out))
 }
 
 fn delete_opts(ctx: &Ctx) -> Result<DeleteOpts, ApiError> {

@@ -78,6 +78,7 @@
 mod discovery;
 mod http;
 mod patch;
+mod protobuf;
 mod registry;
 mod selector;
 mod status;

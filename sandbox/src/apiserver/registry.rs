@@ -52,6 +52,8 @@ pub(crate) struct ResourceType {
     pub categories: Vec<String>,
     pub status_subresource: bool,
     pub binding: bool,
+    /// Serves the `scale` subresource (`autoscaling/v1 Scale` over `.spec.replicas`).
+    pub scale: bool,
     pub create_status: CreateStatus,
     pub columns: Columns,
     /// Field-selector labels beyond `metadata.name` and `metadata.namespace`.
@@ -388,6 +390,7 @@ impl Default for Registry {
                 categories: if b.all { vec!["all".into()] } else { vec![] },
                 status_subresource: b.status,
                 binding: b.plural == "pods",
+                scale: matches!(b.plural, "deployments" | "statefulsets" | "replicasets"),
                 create_status: b.create_status,
                 columns: if b.printer {
                     Columns::Builtin
@@ -566,6 +569,7 @@ pub(crate) fn types_from_crd(crd: &Value) -> Result<Vec<ResourceType>, String> {
             categories: strings(names.get("categories")),
             status_subresource: status,
             binding: false,
+            scale: false,
             create_status: if status {
                 CreateStatus::Drop
             } else {

@@ -527,6 +527,15 @@ impl Store {
                     .or_insert_with(|| json!(["kubernetes"]));
             }
         }
+        if rt.group.is_empty()
+            && rt.plural == "secrets"
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            object_mut(obj).insert("type".into(), json!("Opaque"));
+        }
         if rt.group.is_empty() && rt.plural == "pods" {
             if !obj.get("spec").is_some_and(Value::is_object) {
                 return Err(ApiError::invalid(rt, name, "spec", "Required value"));
@@ -1037,6 +1046,76 @@ impl Store {
         self.objects
             .values()
             .any(|v| meta_str(v, "uid") == Some(uid))
+    }
+
+    /// GET <workload>/<name>/scale: the `autoscaling/v1 Scale` view.
+    pub fn scale(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let obj = self.get(rt, ns, name)?;
+        let selector = obj
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        Ok(json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+                "creationTimestamp": meta.get("creationTimestamp"),
+            },
+            "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+            "status": {
+                "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+                "selector": selector,
+            },
+        }))
+    }
+
+    /// PUT or PATCH <workload>/<name>/scale: `new_scale` is the Scale the
+    /// client wants; only `spec.replicas` is taken (with its resourceVersion
+    /// as a precondition when given).
+    pub fn set_scale(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        new_scale: &Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let old = self.get(rt, ns, name)?;
+        if let Some(rv) = new_scale
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+            && Some(rv) != meta_str(&old, "resourceVersion")
+        {
+            return Err(ApiError::stale(rt, name));
+        }
+        let replicas = new_scale
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .filter(|r| *r >= 0)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    rt,
+                    name,
+                    "spec.replicas",
+                    "Invalid value: must be greater than or equal to 0",
+                )
+            })?;
+        let mut next = old.clone();
+        child_mut(&mut next, "spec").insert("replicas".into(), json!(replicas));
+        self.write(rt, ns, name, old, next, Sub::Main, dry_run)?;
+        self.scale(rt, ns, name)
     }
 
     /// POST pods/<name>/binding: assign a node to an unbound pod.
