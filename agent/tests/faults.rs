@@ -1,0 +1,112 @@
+//! Faults: 20% of cloud calls fail (throttling, 5xx, lost responses, timeouts). All pods
+//! end Bound, no duplicate EIPs, no leaks.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Env, EnvOptions, WITH_EIP, bounded, eventually};
+use eip_agent::metrics::{CloudObserver, Metrics};
+use eip_cloud::credentials::Credentials;
+use eip_cloud::{AliyunClient, Cloud, RetryPolicy};
+use eip_cloudsim::{FaultEffect, FaultRule};
+use kube::ResourceExt;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn rule(effect: FaultEffect, rate: f64) -> FaultRule {
+    FaultRule {
+        action: "*".into(),
+        effect,
+        rate,
+        times: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_failing_calls_end_bound_without_duplicates_or_leaks() -> anyhow::Result<()>
+{
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let admin = env.sim.admin();
+        for f in [
+            rule(
+                FaultEffect::Error {
+                    code: "Throttling.User".into(),
+                    status: 400,
+                    message: None,
+                },
+                0.055,
+            ),
+            rule(
+                FaultEffect::Error {
+                    code: "ServiceUnavailable".into(),
+                    status: 503,
+                    message: None,
+                },
+                0.055,
+            ),
+            rule(FaultEffect::LoseResponse { hang_ms: 0 }, 0.055),
+            rule(FaultEffect::Timeout { hang_ms: 300 }, 0.055),
+        ] {
+            admin.add_fault(f);
+        }
+        let metrics = Arc::new(Metrics::new());
+        let cloud: Arc<dyn Cloud> = Arc::new(
+            AliyunClient::builder()
+                .region("cn-hangzhou")
+                .endpoint(env.sim.url())
+                .credentials(Credentials::new("testid", "testsecret"))
+                .timeout(Duration::from_millis(200))
+                .retry(RetryPolicy {
+                    max_attempts: 3,
+                    min_delay: Duration::from_millis(10),
+                    max_delay: Duration::from_millis(50),
+                    jitter: true,
+                })
+                .observer(Arc::new(CloudObserver(metrics.clone())))
+                .build()?,
+        );
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+        let agent = env.agent_with(cfg, 0, None, cloud, metrics.clone()).await?;
+        let started = Instant::now();
+        let pods: Vec<String> = (0..12).map(|i| format!("f-{i}")).collect();
+        for p in &pods {
+            env.pod(p, 0, &[WITH_EIP]).await?;
+        }
+        let mut ids = HashSet::new();
+        for p in &pods {
+            let (id, _) = env.wait_bound(p, WAIT).await?;
+            assert!(ids.insert(id), "{p}: EIP shared with another pod");
+            let uid = env.pods().get(p).await?.uid().unwrap_or_default();
+            assert_eq!(env.eips_of(&uid).len(), 1, "{p}: duplicate EIPs");
+        }
+        eprintln!("12 pods bound under faults in {:?}", started.elapsed());
+        assert_eq!(admin.eips().len(), pods.len(), "no extra EIP in the cloud");
+        assert!(env.unaccounted_eips().await?.is_empty());
+        let text = metrics.encode();
+        assert!(
+            text.contains("Throttling.User") && text.contains("ServiceUnavailable"),
+            "faults were injected and observed"
+        );
+        for p in &pods {
+            env.delete_pod(p).await?;
+        }
+        for p in &pods {
+            env.wait_gone(p, WAIT).await?;
+        }
+        eventually(WAIT, "all released", || {
+            let n = admin.eips().len();
+            async move { (n == 0).then_some(()) }
+        })
+        .await?;
+        eprintln!("and released in {:?}", started.elapsed());
+        admin.clear_faults();
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
