@@ -343,3 +343,137 @@ async fn named_eip_on_a_replicated_workload_is_refused() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_pod_annotation_added_changed_removed() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        env.pod("live", 0, &[]).await?;
+        // Added on a running pod: allocated without a restart.
+        let add = serde_json::json!({"metadata": {"annotations": {annotations::POD_WITH_EIP: "true"}}});
+        env.pods()
+            .patch("live", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&add))
+            .await?;
+        let (id, _) = env.wait_bound("live", WAIT).await?;
+        let calls = env.sim.admin().call_count("ModifyEipAddressAttribute");
+        // Bandwidth changed: ModifyEipAddressAttribute.
+        let bw = serde_json::json!({"metadata": {"annotations": {annotations::EIP_BANDWIDTH: "12M"}}});
+        env.pods()
+            .patch("live", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&bw))
+            .await?;
+        let admin = env.sim.admin();
+        eventually(WAIT, "bandwidth 12", || {
+            let b = admin.eip(&id).map(|e| e.bandwidth);
+            async move { (b == Some(12)).then_some(()) }
+        })
+        .await?;
+        assert_eq!(admin.call_count("ModifyEipAddressAttribute"), calls + 1);
+        // Removed: released, annotations cleared, condition False.
+        let rm = serde_json::json!({"metadata": {"annotations": {annotations::POD_WITH_EIP: null, annotations::EIP_BANDWIDTH: null}}});
+        env.pods()
+            .patch("live", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&rm))
+            .await?;
+        eventually(WAIT, "released and cleared", || {
+            let env = &env;
+            let admin = admin.clone();
+            let id = id.clone();
+            async move {
+                let pod = env.pods().get("live").await.ok()?;
+                let ann = pod.annotations();
+                let cleared = !ann.contains_key(names::ALLOCATED_EIP_ADDRESS)
+                    && !ann.contains_key(names::ALLOCATED_EIP_ID)
+                    && !pod.finalizers().iter().any(|f| f == names::POD_FINALIZER);
+                let cond_false = pod
+                    .status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == names::EIP_CONDITION && c.status == names::CONDITION_FALSE);
+                (cleared && cond_false && admin.eip(&id).is_none()).then_some(())
+            }
+        })
+        .await?;
+        assert!(env.records().get_opt("live").await?.is_none());
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+/// Terway PR #508: a stale `allocated-eipAddress` (e.g. copied from a template) blocked
+/// allocation. Here it is overwritten with the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_output_annotations_are_overwritten() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        env.pod(
+            "copied",
+            0,
+            &[
+                WITH_EIP,
+                (names::ALLOCATED_EIP_ADDRESS, "1.2.3.4"),
+                (names::ALLOCATED_EIP_ID, "eip-stale000"),
+            ],
+        )
+        .await?;
+        let (id, address) = env.wait_bound("copied", WAIT).await?;
+        assert_ne!(id, "eip-stale000");
+        assert_ne!(address, "1.2.3.4");
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints_serve_health_metrics_and_state() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        let ops = eip_agent::http::serve("127.0.0.1:0".parse()?, agent.ctx.clone())?;
+        env.pod("seen", 0, &[WITH_EIP]).await?;
+        env.wait_bound("seen", WAIT).await?;
+        let base = format!("http://{}", ops.addr);
+        let http = reqwest_client();
+        let health = http.get(format!("{base}/healthz")).send().await?;
+        assert_eq!(health.status().as_u16(), 200);
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            metrics.contains("eip_agent_allocations_total 1"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains(
+                "eip_agent_cloud_calls_total{action=\"AllocateEipAddress\",outcome=\"Success\"}"
+            ),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("eip_agent_pod_ip_to_bound_seconds_count 1"),
+            "{metrics}"
+        );
+        let state: serde_json::Value = http
+            .get(format!("{base}/debug/state"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(state["node"], "node-1");
+        assert_eq!(state["switches"]["enableEipPool"], true);
+        assert_eq!(state["pods"]["default/seen"]["phase"], "Bound");
+        ops.stop().await;
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::new()
+}
