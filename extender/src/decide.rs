@@ -240,8 +240,31 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
         .map(|r| Rejection::from_core(&r))
 }
 
+/// Free IPs per zone, copied once per request into a short list (a cluster has a handful
+/// of zones), so the per-node lookup is a few string compares rather than a hash.
+#[derive(Debug, Default)]
+pub struct Zones<'a>(Vec<(&'a str, u32)>);
+
+impl<'a> Zones<'a> {
+    /// The zones of the state's cloud view.
+    pub fn of(state: &'a ClusterState) -> Self {
+        Zones(
+            state
+                .cloud
+                .iter()
+                .flat_map(|c| c.zone_free_ips.iter())
+                .map(|(z, n)| (z.as_str(), u32::try_from(*n).unwrap_or(u32::MAX)))
+                .collect(),
+        )
+    }
+
+    fn free(&self, zone: &str) -> Option<u32> {
+        self.0.iter().find(|(z, _)| *z == zone).map(|(_, n)| *n)
+    }
+}
+
 fn node_view<'a>(
-    state: &'a ClusterState,
+    zones: &Zones<'_>,
     name: &'a str,
     facts: &'a NodeFacts,
     entry: Option<&NodeEntry>,
@@ -254,9 +277,7 @@ fn node_view<'a>(
         used_slots: entry.map_or(0, |e| e.used),
         reserved_slots: entry.map_or(0, |e| e.reserved),
         zone,
-        zone_free_ips: zone
-            .and_then(|z| state.cloud.as_ref()?.zone_free_ips.get(z))
-            .map(|n| u32::try_from(*n).unwrap_or(u32::MAX)),
+        zone_free_ips: zone.and_then(|z| zones.free(z)),
     }
 }
 
@@ -280,13 +301,23 @@ pub fn node_check(
     facts: Option<&NodeFacts>,
     entry: Option<&NodeEntry>,
 ) -> Result<u32, Rejection> {
+    node_check_in(&Zones::of(state), pod, name, facts, entry)
+}
+
+fn node_check_in(
+    zones: &Zones<'_>,
+    pod: &PodFacts,
+    name: &str,
+    facts: Option<&NodeFacts>,
+    entry: Option<&NodeEntry>,
+) -> Result<u32, Rejection> {
     if pod.host_network {
         return Ok(0);
     }
     let Some(facts) = facts.or_else(|| entry.and_then(|e| e.facts.as_ref())) else {
         return Err(unknown_node(name));
     };
-    let view = node_view(state, name, facts, entry);
+    let view = node_view(zones, name, facts, entry);
     let demand = PodDemand {
         host_network: false,
         eip: EipDemand::None,
@@ -306,6 +337,7 @@ pub fn filter<'a>(
     names: impl IntoIterator<Item = (&'a str, Option<&'a NodeFacts>)>,
 ) -> Vec<NodeVerdict> {
     let region = region_check(state, pod);
+    let zones = Zones::of(state);
     names
         .into_iter()
         .map(|(name, facts)| {
@@ -313,7 +345,7 @@ pub fn filter<'a>(
                 return Err(r.clone());
             }
             let entry = state.node(name);
-            node_check(state, pod, name, facts, entry)
+            node_check_in(&zones, pod, name, facts, entry)
         })
         .collect()
 }
@@ -364,6 +396,7 @@ pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>
         return vec![false; candidates.len()];
     }
     let region = region_view(state);
+    let zones = Zones::of(state);
     let demand = PodDemand {
         host_network: pod.host_network,
         eip: eip_demand(state, pod).unwrap_or(EipDemand::None),
@@ -378,7 +411,7 @@ pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>
             let Some(facts) = entry.and_then(|e| e.facts.as_ref()) else {
                 return false;
             };
-            let view = node_view(state, c.node, facts, entry);
+            let view = node_view(&zones, c.node, facts, entry);
             let victims: Vec<Victim> = c
                 .victims_free_slot
                 .iter()

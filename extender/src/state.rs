@@ -9,6 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use eip_core::capacity::{NodeCapacity, SlotSource, UnknownCapacity};
+
+/// Maps keyed by node names and pod uids: looked up thousands of times per filter call,
+/// so they use foldhash (randomly seeded per map) rather than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use serde::Serialize;
 
 /// A short explanation of a node's capacity for `/debug/state`.
@@ -214,9 +218,9 @@ pub enum ReserveOutcome {
 /// The whole view. One writer per source (watchers, cloud refresher, binder); requests read.
 #[derive(Debug)]
 pub struct ClusterState {
-    nodes: HashMap<Arc<str>, NodeEntry>,
-    pods: HashMap<Box<str>, PodRecord>,
-    reservations: HashMap<Box<str>, Reservation>,
+    nodes: FastMap<Arc<str>, NodeEntry>,
+    pods: FastMap<Box<str>, PodRecord>,
+    reservations: FastMap<Box<str>, Reservation>,
     /// PodEIP `namespace/name` -> allocation id recorded in it.
     podeips: HashMap<String, String>,
     /// Allocation ids annotated on live pods, with multiplicity.
@@ -241,9 +245,9 @@ impl ClusterState {
     /// An empty view with the given quota and region.
     pub fn new(quota: u32, region: impl Into<String>) -> Self {
         Self {
-            nodes: HashMap::new(),
-            pods: HashMap::new(),
-            reservations: HashMap::new(),
+            nodes: FastMap::default(),
+            pods: FastMap::default(),
+            reservations: FastMap::default(),
             podeips: HashMap::new(),
             annotated_eips: HashMap::new(),
             pending_eip: 0,

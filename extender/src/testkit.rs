@@ -255,3 +255,127 @@ impl crate::bind::Binder for FakeBinder {
         }))
     }
 }
+
+/// A synthetic cluster and scheduler requests at scale, for benchmarks and the load
+/// generator: `nodes` nodes (`ecs.g7.4xlarge`-sized, 140 slots, zone a or b) carrying
+/// `pods_per_node` pods each on average, 1 in 50 an EIP pod with its EIP allocated.
+pub mod synthetic {
+    use super::{node, pod};
+    use crate::state::{CloudView, ClusterState, EniSwitches};
+
+    /// A real pod as kube-scheduler v1.28 sends it (from the captured fixtures).
+    pub const POD_FIXTURE: &str = include_str!(
+        "../tests/fixtures/real-kube-scheduler-1.28/filter.nodecache-true.request.json"
+    );
+    /// A node list as the scheduler sends it, whose items serve as templates.
+    pub const NODES_FIXTURE: &str = include_str!("../tests/fixtures/02-extender-args-nodes.json");
+
+    /// Node name `i`.
+    pub fn node_name(i: usize) -> String {
+        format!(
+            "cn-hangzhou.10.{}.{}.{}",
+            i / 65536 % 256,
+            i / 256 % 256,
+            i % 256
+        )
+    }
+
+    /// The view: `nodes` nodes with `pods_per_node` pods each on average.
+    pub fn cluster(nodes: usize, pods_per_node: usize) -> ClusterState {
+        let mut s = ClusterState::new(100_000, "cn-hangzhou");
+        s.switches = EniSwitches {
+            eip_enabled: true,
+            allow_rob: false,
+        };
+        s.cloud = Some(CloudView {
+            region: "cn-hangzhou".into(),
+            zone_free_ips: [
+                ("cn-hangzhou-a".to_string(), 1000),
+                ("cn-hangzhou-b".to_string(), 1000),
+            ]
+            .into_iter()
+            .collect(),
+            fetched_at: Some(std::time::SystemTime::now()),
+            ..CloudView::default()
+        });
+        for i in 0..nodes {
+            let name = node_name(i);
+            let zone = if i % 2 == 0 {
+                "cn-hangzhou-a"
+            } else {
+                "cn-hangzhou-b"
+            };
+            s.apply_node(
+                node(&name)
+                    .instance_type_with("ecs.g7.4xlarge", 8, 20)
+                    .zone(zone)
+                    .build(),
+            );
+            // vary the load so scores spread: 0..pods_per_node*2 pods, pods_per_node on average
+            let here = (i * 7919) % (pods_per_node * 2 + 1);
+            for j in 0..here {
+                let n = format!("w-{i}-{j}");
+                let mut p = pod(&n).ns("apps").on(&name);
+                if j % 50 == 0 {
+                    p = p.with_eip().allocated(&format!("eip-{i}x{j}"));
+                }
+                s.apply_pod(p.build());
+            }
+        }
+        s
+    }
+
+    fn pod_json() -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(POD_FIXTURE)
+            .ok()
+            .and_then(|v| v.get("Pod").cloned())
+            .unwrap_or_default()
+    }
+
+    /// A filter/prioritize body naming the first `n` nodes (`nodeCacheCapable: true`).
+    pub fn names_request(n: usize) -> Vec<u8> {
+        let names: Vec<String> = (0..n).map(node_name).collect();
+        serde_json::to_vec(
+            &serde_json::json!({"Pod": pod_json(), "Nodes": null, "NodeNames": names}),
+        )
+        .unwrap_or_default()
+    }
+
+    /// A filter body carrying the first `n` nodes in full (`nodeCacheCapable: false`),
+    /// each about 12 KiB (50 images, as real nodes carry).
+    pub fn nodes_request(n: usize) -> Vec<u8> {
+        let template = serde_json::from_str::<serde_json::Value>(NODES_FIXTURE)
+            .ok()
+            .and_then(|v| v.pointer("/Nodes/items/0").cloned())
+            .unwrap_or_default();
+        let images: Vec<serde_json::Value> = (0..50)
+            .map(|i| {
+                serde_json::json!({
+                    "names": [
+                        format!("registry.cn-hangzhou.aliyuncs.com/team/service-{i}@sha256:{:064x}", i),
+                        format!("registry.cn-hangzhou.aliyuncs.com/team/service-{i}:v1.{i}.0"),
+                    ],
+                    "sizeBytes": 123_456_789 + i,
+                })
+            })
+            .collect();
+        let items: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                let mut node = template.clone();
+                if let Some(m) = node.pointer_mut("/metadata/name") {
+                    *m = serde_json::Value::String(node_name(i));
+                }
+                if let Some(st) = node.pointer_mut("/status").and_then(|s| s.as_object_mut()) {
+                    st.insert("images".into(), serde_json::Value::Array(images.clone()));
+                }
+                node
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "Pod": pod_json(),
+            "Nodes": {"metadata": {}, "items": items},
+            "NodeNames": null,
+        }))
+        .unwrap_or_default()
+    }
+}
