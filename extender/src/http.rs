@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use eip_core::extender::{
     ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult,
     ExtenderPreemptionArgs, ExtenderPreemptionResult, HostPriority, MAX_EXTENDER_PRIORITY,
@@ -356,19 +356,38 @@ impl AppState {
 }
 
 /// Read a body up to `limit` bytes; `Err` with a sentence when it is larger or broken.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, String> {
-    let mut body = web::BytesMut::new();
+/// The buffer is sized from `Content-Length` up front (full-Nodes bodies run to megabytes).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, String> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared
+        && n > limit
+    {
+        return Err(too_large(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| format!("failed to read request body: {e}"))?;
         if body.len().saturating_add(chunk.len()) > limit {
-            return Err(format!(
-                "request body exceeds the {} MiB limit of eip-extender",
-                limit / (1024 * 1024)
-            ));
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+fn too_large(limit: usize) -> String {
+    format!(
+        "request body exceeds the {} KiB limit of eip-extender",
+        limit / 1024
+    )
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
@@ -382,9 +401,9 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
     }
 }
 
-async fn filter(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let t = Instant::now();
-    let out = match read_body(payload, app.body_limit).await {
+    let out = match read_body(&req, payload, app.body_limit).await {
         Ok(body) => app.filter_body(&body),
         Err(e) => ExtenderFilterResult::error(e),
     };
@@ -396,9 +415,13 @@ async fn filter(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse
     json(StatusCode::OK, &out)
 }
 
-async fn prioritize(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+async fn prioritize(
+    app: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let t = Instant::now();
-    let out = match read_body(payload, app.body_limit).await {
+    let out = match read_body(&req, payload, app.body_limit).await {
         Ok(body) => app.prioritize_body(&body),
         Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
     };
@@ -413,9 +436,13 @@ async fn prioritize(app: web::Data<AppState>, payload: web::Payload) -> HttpResp
     }
 }
 
-async fn preempt(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+async fn preempt(
+    app: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let t = Instant::now();
-    let out = match read_body(payload, app.body_limit).await {
+    let out = match read_body(&req, payload, app.body_limit).await {
         Ok(body) => app.preempt_body(&body),
         Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
     };
@@ -430,9 +457,9 @@ async fn preempt(app: web::Data<AppState>, payload: web::Payload) -> HttpRespons
     }
 }
 
-async fn bind(app: web::Data<AppState>, payload: web::Payload) -> HttpResponse {
+async fn bind(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let t = Instant::now();
-    let error = match read_body(payload, app.body_limit).await {
+    let error = match read_body(&req, payload, app.body_limit).await {
         Err(e) => e,
         Ok(body) => match serde_json::from_slice::<ExtenderBindingArgs>(&body) {
             Err(e) => format!("malformed bind request: {e}"),
