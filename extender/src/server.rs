@@ -26,6 +26,7 @@ pub struct RunningExtender {
     pub state: Arc<RwLock<ClusterState>>,
     /// Readiness flags.
     pub ready: Arc<Readiness>,
+    tls: bool,
     server: actix_web::dev::ServerHandle,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -34,7 +35,7 @@ pub struct RunningExtender {
 impl RunningExtender {
     /// Base URL of the first address (`http://127.0.0.1:port`).
     pub fn url(&self) -> String {
-        let scheme = "http";
+        let scheme = if self.tls { "https" } else { "http" };
         self.addrs
             .first()
             .map(|a| format!("{scheme}://{a}"))
@@ -91,6 +92,11 @@ pub async fn start(
     client: kube::Client,
     cloud: Option<Arc<dyn Cloud>>,
 ) -> Result<RunningExtender, Error> {
+    // TLS material first, so a bad file fails before anything is started
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(tls_config(cert, key)?),
+        None => None,
+    };
     let state = Arc::new(RwLock::new(ClusterState::new(
         settings.eip_quota,
         settings.region.clone(),
@@ -154,11 +160,8 @@ pub async fn start(
             .configure(configure(&prefix))
     })
     .shutdown_timeout(10);
-    let server = match &settings.tls {
-        Some((cert, key)) => {
-            let cfg = tls_config(cert, key)?;
-            server.bind_rustls_0_23(settings.listen, cfg)
-        }
+    let server = match tls {
+        Some(cfg) => server.bind_rustls_0_23(settings.listen, cfg),
         None => server.bind(settings.listen),
     }
     .map_err(|source| Error::Serve {
@@ -174,6 +177,7 @@ pub async fn start(
         addrs,
         state,
         ready,
+        tls: settings.tls.is_some(),
         server: handle,
         done,
         tasks,

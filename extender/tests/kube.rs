@@ -288,3 +288,56 @@ async fn cloud_view_reads_eips_and_zone_ips_from_cloudsim() -> anyhow::Result<()
     .await
     .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_when_given_a_certificate() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let dir = tempfile::tempdir()?;
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
+        let cert = dir.path().join("tls.crt");
+        let key = dir.path().join("tls.key");
+        std::fs::write(&cert, ck.cert.pem())?;
+        std::fs::write(&key, ck.signing_key.serialize_pem())?;
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            tls: Some((cert, key)),
+            ..Settings::default()
+        };
+        let ext = eip_extender::start(&settings, client.clone(), None).await?;
+        assert!(ext.url().starts_with("https://"));
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()?;
+        let r = http.get(format!("{}/healthz", ext.url())).send().await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await?, "ok");
+        // plain HTTP is not served on the TLS port
+        let plain = ext.url().replace("https://", "http://");
+        assert!(
+            reqwest::get(format!("{plain}/healthz"))
+                .await
+                .map(|r| r.status() != 200)
+                .unwrap_or(true)
+        );
+        // a missing key file is a clear error
+        let bad = Settings {
+            tls: Some((dir.path().join("tls.crt"), dir.path().join("missing.key"))),
+            ..settings
+        };
+        let err = eip_extender::start(&bad, client.clone(), None)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("failed to load TLS material")),
+            "{err:?}"
+        );
+        ext.shutdown().await?;
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
