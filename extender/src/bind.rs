@@ -13,36 +13,17 @@ use kube::api::{Api, PostParams};
 use kube::core::ObjectMeta;
 
 use crate::decide::{self, Rejection};
+use crate::error::Error;
 use crate::facts;
 use crate::state::{ClusterState, PodFacts, ReserveOutcome};
-
-/// Why the API refused or failed a binding.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BindError {
-    /// 409: the pod is already bound (maybe to this node, by an earlier try).
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// 404: the pod is gone.
-    #[error("pod not found")]
-    NotFound,
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
 
 /// The Kubernetes calls bind needs; a trait so bursts can be tested with a fake.
 #[async_trait]
 pub trait Binder: Send + Sync + std::fmt::Debug {
     /// Create `pods/binding` for the pod.
-    async fn bind(
-        &self,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        node: &str,
-    ) -> Result<(), BindError>;
+    async fn bind(&self, namespace: &str, name: &str, uid: &str, node: &str) -> Result<(), Error>;
     /// Read the pod (for pods the watch has not shown yet, and to resolve 409s).
-    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, BindError>;
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, Error>;
 }
 
 /// [`Binder`] over a `kube::Client`.
@@ -64,23 +45,17 @@ impl KubeBinder {
     }
 }
 
-fn map_kube(e: kube::Error) -> BindError {
+fn map_kube(e: kube::Error) -> Error {
     match e {
-        kube::Error::Api(s) if s.code == 409 => BindError::Conflict(s.message),
-        kube::Error::Api(s) if s.code == 404 => BindError::NotFound,
-        other => BindError::Other(other.to_string()),
+        kube::Error::Api(s) if s.code == 409 => Error::BindConflict(s.message),
+        kube::Error::Api(s) if s.code == 404 => Error::PodNotFound,
+        other => Error::KubeApi(other.to_string()),
     }
 }
 
 #[async_trait]
 impl Binder for KubeBinder {
-    async fn bind(
-        &self,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        node: &str,
-    ) -> Result<(), BindError> {
+    async fn bind(&self, namespace: &str, name: &str, uid: &str, node: &str) -> Result<(), Error> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let binding = Binding {
             metadata: ObjectMeta {
@@ -107,7 +82,7 @@ impl Binder for KubeBinder {
         .map_err(map_kube)
     }
 
-    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, BindError> {
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, Error> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
             Ok(p) => Ok(p.as_ref().and_then(facts::pod_from_object)),
@@ -187,7 +162,7 @@ impl BindCoordinator {
                         p.uid
                     ));
                 }
-                Ok(None) | Err(BindError::NotFound) => {
+                Ok(None) | Err(Error::PodNotFound) => {
                     return BindOutcome::Failed(format!("pod {namespace}/{name} no longer exists"));
                 }
                 Err(e) => {
@@ -238,7 +213,7 @@ impl BindCoordinator {
         let result = self.binder.bind(namespace, name, &uid, node).await;
         let outcome = match result {
             Ok(()) => BindOutcome::Bound,
-            Err(BindError::Conflict(msg)) => match self.binder.get_pod(namespace, name).await {
+            Err(Error::BindConflict(msg)) => match self.binder.get_pod(namespace, name).await {
                 Ok(Some(p)) if p.node.as_deref() == Some(node) => BindOutcome::AlreadyBound,
                 _ => BindOutcome::Failed(format!(
                     "failed to bind pod {namespace}/{name} to node {node}: {msg}"

@@ -38,4 +38,13 @@ pub enum Error {
     /// TLS material could not be loaded.
     #[error("failed to load TLS material: {0}")]
     Tls(String),
+    /// The API answered 409 to a binding: the pod is already bound (maybe by an earlier try).
+    #[error("conflict: {0}")]
+    BindConflict(String),
+    /// The pod to bind is gone.
+    #[error("pod not found")]
+    PodNotFound,
+    /// Another Kubernetes API failure during bind.
+    #[error("{0}")]
+    KubeApi(String),
 }

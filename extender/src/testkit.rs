@@ -163,8 +163,8 @@ pub struct FakeBinder {
     pub pods: std::sync::Mutex<std::collections::HashMap<String, PodFacts>>,
     /// Delay inside each binding call (to make concurrent binds interleave).
     pub delay: std::time::Duration,
-    /// When set, every binding call fails with this.
-    pub fail_with: std::sync::Mutex<Option<crate::bind::BindError>>,
+    /// When set, every binding call fails with this API error text.
+    pub fail_with: std::sync::Mutex<Option<String>>,
     /// Binding calls made.
     pub calls: std::sync::atomic::AtomicUsize,
 }
@@ -204,7 +204,7 @@ impl crate::bind::Binder for FakeBinder {
         name: &str,
         _uid: &str,
         node: &str,
-    ) -> Result<(), crate::bind::BindError> {
+    ) -> Result<(), crate::Error> {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
@@ -215,7 +215,7 @@ impl crate::bind::Binder for FakeBinder {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
         {
-            return Err(e);
+            return Err(crate::Error::KubeApi(e));
         }
         let mut bound = self
             .bound
@@ -223,7 +223,7 @@ impl crate::bind::Binder for FakeBinder {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = format!("{namespace}/{name}");
         if let Some(on) = bound.get(&key) {
-            return Err(crate::bind::BindError::Conflict(format!(
+            return Err(crate::Error::BindConflict(format!(
                 "pod {name} is already assigned to node \"{on}\""
             )));
         }
@@ -231,11 +231,7 @@ impl crate::bind::Binder for FakeBinder {
         Ok(())
     }
 
-    async fn get_pod(
-        &self,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<PodFacts>, crate::bind::BindError> {
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, crate::Error> {
         let key = format!("{namespace}/{name}");
         let node = self
             .bound

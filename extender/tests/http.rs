@@ -440,7 +440,7 @@ async fn bind_api_conflict_to_same_node_is_success_other_failure_releases() {
         assert_eq!(v["Error"], "");
         // an API failure releases the reservation
         h.state.write().unwrap().apply_pod(pod("y").uid("uy").build());
-        *h.binder.fail_with.lock().unwrap() = Some(eip_extender::bind::BindError::Other("etcd is down".into()));
+        *h.binder.fail_with.lock().unwrap() = Some("etcd is down".into());
         let body = serde_json::json!({"PodName":"y","PodNamespace":"default","PodUID":"uy","Node":"node-1"});
         let (_, v) = post_json(&h, "/bind", serde_json::to_vec(&body).unwrap()).await;
         assert_eq!(v["Error"], "failed to bind pod default/y to node node-1: etcd is down");

@@ -15,7 +15,8 @@ use eip_cloudsim::{CloudSim, SimConfig};
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
 use eip_core::names::NODE_MAX_AVAILABLE_IP;
 use eip_core::podeip::PodEIP;
-use eip_extender::bind::{BindError, Binder, KubeBinder};
+use eip_extender::Error;
+use eip_extender::bind::{Binder, KubeBinder};
 use eip_extender::lease::{LeaseConfig, try_hold};
 use eip_extender::{RunningExtender, Settings};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -158,7 +159,7 @@ async fn burst_of_real_binds_fills_exactly_the_free_slots() -> anyhow::Result<()
         // the API itself refuses a second binding with 409, which the binder reports as a conflict
         let kb = KubeBinder::new(client.clone());
         let again = kb.bind("default", &first, &uids[i], "n1").await;
-        assert!(matches!(again, Err(BindError::Conflict(_))), "{again:?}");
+        assert!(matches!(again, Err(Error::BindConflict(_))), "{again:?}");
         let seen = kb.get_pod("default", &first).await?;
         assert_eq!(seen.and_then(|p| p.node).as_deref(), Some("n1"));
 
