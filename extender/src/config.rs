@@ -352,3 +352,25 @@ mod tests {
         assert!(e.enable_https && e.url_prefix.starts_with("https://"));
     }
 }
+
+#[cfg(test)]
+mod deploy_drift {
+    use super::*;
+
+    /// `deploy/scheduler/kube-scheduler-config.yaml` is what `--print-scheduler-config`
+    /// prints for the in-cluster Service; regenerate it with
+    /// `cargo run -p eip-extender -- --print-scheduler-config --scheduler-url http://eip-extender.kube-system.svc:8484 > deploy/scheduler/kube-scheduler-config.yaml`.
+    #[test]
+    fn committed_scheduler_config_matches_the_printed_one() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/scheduler/kube-scheduler-config.yaml"
+        );
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        let s = Settings {
+            scheduler_url: Some("http://eip-extender.kube-system.svc:8484".into()),
+            ..Settings::default()
+        };
+        assert_eq!(committed, s.scheduler_config_yaml().unwrap_or_default());
+    }
+}
