@@ -145,6 +145,16 @@ impl BindCoordinator {
                 "bind request lacks PodNamespace, PodName or Node".to_string(),
             );
         }
+        // only nodes in the view get a guard (the map stays bounded by the cluster's nodes)
+        let known = self
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .node(node)
+            .is_some_and(|e| e.facts.is_some());
+        if !known {
+            return BindOutcome::Rejected(decide::unknown_node(node));
+        }
         let guard = self.guard(node);
         let _held = guard.lock().await;
 

@@ -281,7 +281,8 @@ fn node_view<'a>(
     }
 }
 
-fn unknown_node(name: &str) -> Rejection {
+/// The rejection of a node the view does not know.
+pub fn unknown_node(name: &str) -> Rejection {
     Rejection::new(
         Class::Unresolvable,
         ReasonKind::UnknownNode,

@@ -136,6 +136,10 @@ pub async fn start(
         }));
     }
     if settings.leader_elect {
+        // not ready until the lease is held, from the first moment
+        ready
+            .leader_election
+            .store(true, std::sync::atomic::Ordering::Release);
         let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "kube-system".to_string());
         tasks.push(tokio::spawn(lease::run(
             client.clone(),

@@ -637,6 +637,10 @@ async fn bad_input_on_other_verbs() {
                     .to_vec(),
                 "pod default/gone no longer exists",
             ),
+            (
+                br#"{"PodName":"x","PodNamespace":"default","PodUID":"u","Node":"ghost"}"#.to_vec(),
+                "node ghost is not known to eip-extender",
+            ),
         ] {
             let (status, v) = post_json(&h, "/bind", body).await;
             assert_eq!(status, 200);
