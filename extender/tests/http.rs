@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::{App, test, web};
+use eip_core::annotations::SETTING_POD_WITH_EIP;
 use eip_extender::bind::BindCoordinator;
 use eip_extender::decide::Scoring;
 use eip_extender::http::{AppState, Readiness, configure};
@@ -478,7 +479,7 @@ async fn preempt_fixture_keeps_nodes_victims_can_fix() {
         // quota reached: nothing can help, every node dropped
         h.state.write().unwrap().quota = 0;
         let mut eip_pod = input.clone();
-        eip_pod["Pod"]["metadata"]["annotations"] = serde_json::json!({"k8s.aliyun.com/pod-with-eip": "true"});
+        eip_pod["Pod"]["metadata"]["annotations"] = serde_json::json!({ SETTING_POD_WITH_EIP.keys[0]: "true" });
         let (_, v) = post_json(&h, "/preempt", serde_json::to_vec(&eip_pod).unwrap()).await;
         assert_eq!(v["NodeNameToMetaVictims"], serde_json::json!({}));
     })
@@ -491,7 +492,7 @@ async fn eip_pod_against_reached_quota_fails_every_node_unresolvable() {
         let h = harness();
         h.state.write().unwrap().quota = 0;
         let mut args: Value = serde_json::from_slice(&fixture("real-kube-scheduler-1.28/filter.nodecache-true.request.json")).unwrap();
-        args["Pod"]["metadata"]["annotations"]["k8s.aliyun.com/pod-with-eip"] = "true".into();
+        args["Pod"]["metadata"]["annotations"][SETTING_POD_WITH_EIP.keys[0]] = "true".into();
         let (_, v) = post_json(&h, "/filter", serde_json::to_vec(&args).unwrap()).await;
         assert_eq!(v["NodeNames"], serde_json::json!([]));
         assert_eq!(v["FailedNodes"], Value::Null);
