@@ -60,6 +60,8 @@ pub struct AgentConfig {
     pub blocked_interval: Duration,
     /// Longest wait for an EIP to reach InUse/Available.
     pub wait_timeout: Duration,
+    /// How often a Bound pod's EIP is re-checked in the cloud.
+    pub resync_interval: Duration,
     /// Poll pacing of the shared waiter.
     pub waiter: eip_cloud::WaiterConfig,
 }
@@ -80,6 +82,7 @@ impl AgentConfig {
             retry_interval: Duration::from_secs(5),
             blocked_interval: Duration::from_secs(30),
             wait_timeout: Duration::from_secs(120),
+            resync_interval: Duration::from_secs(600),
             waiter: eip_cloud::WaiterConfig::default(),
         }
     }
@@ -149,6 +152,7 @@ pub struct Context {
     warned: Mutex<HashSet<String>>,
     debug: Mutex<BTreeMap<String, DebugEntry>>,
     ip_seen: Mutex<HashMap<String, Instant>>,
+    verified: Mutex<HashMap<String, Instant>>,
     crash: Option<Arc<CrashPlan>>,
     /// Cancelled when the agent is killed (crash tests) — everything stops at once.
     pub kill: CancellationToken,
@@ -211,6 +215,7 @@ impl Context {
             warned: Mutex::new(HashSet::new()),
             debug: Mutex::new(BTreeMap::new()),
             ip_seen: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
             crash,
             kill: CancellationToken::new(),
         }
@@ -366,6 +371,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::UnbindStale { .. } => "UnbindStale",
         Action::Rob(_) => "Rob",
         Action::Blocked(_) => "Blocked",
+        Action::Lost(_) => "Lost",
         Action::Associate { .. } => "Associate",
         Action::WaitInUse(_) => "WaitInUse",
         Action::JoinPackage { .. } => "JoinPackage",
@@ -393,6 +399,7 @@ struct Run<'a> {
     cloud: CloudFacts,
     owner_replicas: Option<i32>,
     expired: bool,
+    verify: bool,
 }
 
 /// Runs the state machine for the pod `namespace/name` until it settles. With
@@ -424,6 +431,12 @@ pub async fn drive(
         .get_opt(name)
         .await
         .map_err(Error::kube(format!("read PodEIP {ns}/{name}")))?;
+    let verify = match pod.as_ref().and_then(|p| p.uid()) {
+        Some(uid) => lock(&ctx.verified)
+            .get(&uid)
+            .is_none_or(|t| t.elapsed() >= ctx.cfg.resync_interval),
+        None => false,
+    };
     let mut run = Run {
         ctx,
         ns: ns.to_owned(),
@@ -435,6 +448,7 @@ pub async fn drive(
         cloud: CloudFacts::default(),
         owner_replicas: None,
         expired,
+        verify,
     };
     run.owner_replicas = run.owner_replicas().await;
     run.go().await
@@ -512,6 +526,7 @@ impl Run<'_> {
                 cloud: &self.cloud,
                 switches: self.ctx.switches(),
                 expired: self.expired,
+                verify: self.verify,
             });
             let name = action_name(&action);
             tracing::debug!(pod = %self.key(), action = ?action, "step");
@@ -562,7 +577,21 @@ impl Run<'_> {
         let ctx = self.ctx;
         let cloud = ctx.cloud.as_ref();
         match action {
-            Action::Done => return Ok(Some(Next::Idle)),
+            Action::Done => {
+                let bound = self
+                    .rec
+                    .as_ref()
+                    .and_then(|r| r.status.as_ref())
+                    .and_then(|s| s.phase)
+                    == Some(PodEIPPhase::Bound);
+                if let (true, Some(p)) = (bound, pf) {
+                    if self.cloud.eip.is_some() {
+                        lock(&ctx.verified).insert(p.uid.clone(), Instant::now());
+                    }
+                    return Ok(Some(Next::After(ctx.cfg.resync_interval)));
+                }
+                return Ok(Some(Next::Idle));
+            }
             Action::WaitForPodIp => return Ok(Some(Next::Idle)),
             Action::Observe(o) => self.observe(o).await?,
             Action::Settle(_) => {
@@ -635,6 +664,25 @@ impl Run<'_> {
                 .await;
                 return Ok(Some(Next::After(ctx.cfg.blocked_interval)));
             }
+            Action::Lost(msg) => {
+                ctx.metrics.failure("EipLost".into());
+                self.pod_patch(json!({"metadata": {"annotations": {
+                    names::ALLOCATED_EIP_ADDRESS: null,
+                    names::ALLOCATED_EIP_ID: null,
+                }}}))
+                .await?;
+                self.condition(false, names::REASON_FAILED, &msg).await?;
+                self.status(json!({"phase": PodEIPPhase::Failed, "lastError": msg}))
+                    .await?;
+                ctx.event(
+                    &self.pod_ref(),
+                    EventType::Warning,
+                    names::REASON_FAILED,
+                    msg,
+                    "Verify",
+                )
+                .await;
+            }
             Action::AddFinalizer => {
                 self.pod_patch(json!({"metadata": {"finalizers": [names::POD_FINALIZER]}}))
                     .await?;
@@ -645,7 +693,9 @@ impl Run<'_> {
                 }}))
                 .await?;
                 if let Some(p) = &self.pod {
-                    lock(&ctx.ip_seen).remove(&p.uid().unwrap_or_default());
+                    let uid = p.uid().unwrap_or_default();
+                    lock(&ctx.ip_seen).remove(&uid);
+                    lock(&ctx.verified).remove(&uid);
                 }
             }
             Action::CreateRecord => {

@@ -159,6 +159,9 @@ pub struct Facts<'a> {
     pub switches: Switches,
     /// The record's retention has expired (garbage collector only): release it now.
     pub expired: bool,
+    /// Re-check in the cloud that a Bound EIP is still where the record says (periodic
+    /// resync, and the first reconcile after a start).
+    pub verify: bool,
 }
 
 /// What to look at in the cloud.
@@ -228,6 +231,9 @@ pub enum Action {
     Rob(String),
     /// A named EIP is associated elsewhere and robbing is not allowed.
     Blocked(String),
+    /// The pod's named EIP was taken by another pod (`allow_eip_rob`): clear the output
+    /// annotations, condition False, record Failed. It is not robbed back.
+    Lost(String),
     /// Record phase Associating, then AssociateEipAddress in NAT mode.
     Associate {
         /// EIP.
@@ -422,12 +428,21 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
         }
     };
 
-    // Fast path: everything recorded as bound and published.
+    // Fast path: everything recorded as bound and published (verified in the cloud on
+    // resync).
+    let verified = match (&f.cloud.eip, &rec.eni) {
+        (Some(Some(e)), Some(eni)) => e.state == EipState::InUse && e.is_on(eni, &ip_s),
+        _ => false,
+    };
     if rec.phase == Some(PodEIPPhase::Bound)
         && rec.private_ip.as_deref() == Some(ip_s.as_str())
         && p.published.as_ref().map(|(i, _)| i.as_str()) == Some(id.as_str())
         && p.condition_true
+        && (!f.verify || f.cloud.eip.is_none() || verified)
     {
+        if f.verify && f.cloud.eip.is_none() {
+            return Action::Observe(Observation::Eip(id));
+        }
         if rec.eip_type == PodEIPType::Auto
             && rec.bandwidth.is_some_and(|b| b != req.bandwidth_mbps)
         {
@@ -505,13 +520,24 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
         }
         EipState::InUse => {
             // Associated somewhere else.
+            let whom = format!(
+                "{} {}",
+                eip.eni.as_deref().unwrap_or("another resource"),
+                eip.private_ip.as_deref().unwrap_or("")
+            );
             return match rec.eip_type {
                 PodEIPType::Auto => Action::Rob(id), // ours; its old pod is gone
+                PodEIPType::Static if rec.phase == Some(PodEIPPhase::Bound) => {
+                    Action::Lost(format!(
+                        "EIP {id} was taken by {whom} (allow_eip_rob); this pod no longer has it and does not take it back: delete the pod to claim the EIP again"
+                    ))
+                }
+                PodEIPType::Static if rec.phase == Some(PodEIPPhase::Failed) => Action::Blocked(
+                    format!("EIP {id} was taken by {whom}; delete the pod to claim it again"),
+                ),
                 PodEIPType::Static if f.switches.allow_rob => Action::Rob(id),
                 PodEIPType::Static => Action::Blocked(format!(
-                    "EIP {id} is in use by {} {}; set \"allow_eip_rob\": \"true\" in eni-config to take it, or name a free EIP",
-                    eip.eni.as_deref().unwrap_or("another resource"),
-                    eip.private_ip.as_deref().unwrap_or("")
+                    "EIP {id} is in use by {whom}; set \"allow_eip_rob\": \"true\" in eni-config to take it, or name a free EIP"
                 )),
             };
         }
@@ -706,6 +732,7 @@ mod tests {
         cloud: CloudFacts,
         switches: Switches,
         expired: bool,
+        verify: bool,
         want: Action,
     }
 
@@ -718,6 +745,7 @@ mod tests {
             cloud: CloudFacts::default(),
             switches: on(),
             expired: false,
+            verify: false,
             want: Action::Done,
         }
     }
@@ -731,6 +759,7 @@ mod tests {
                 cloud: &c.cloud,
                 switches: c.switches,
                 expired: c.expired,
+                verify: c.verify,
             });
             assert_eq!(got, c.want, "case {:?}", c.name);
         }
@@ -1098,6 +1127,7 @@ mod tests {
             cloud: &elsewhere,
             switches: on(),
             expired: false,
+            verify: false,
         }) else {
             panic!("rob off must block");
         };
@@ -1237,6 +1267,98 @@ mod tests {
                 record: Some(retained),
                 want: Action::Done,
                 ..case("new pod wants no EIP: leave it to GC")
+            },
+        ]);
+    }
+
+    #[test]
+    fn resync_verifies_a_bound_eip_and_a_robbed_pod_does_not_rob_back() {
+        let published = PodFacts {
+            published: Some(("eip-n".into(), "47.96.0.1".into())),
+            condition_true: true,
+            ..pod()
+        };
+        let bound_static = RecordFacts {
+            eip_type: PodEIPType::Static,
+            allocation_id: Some("eip-n".into()),
+            bandwidth: None,
+            ..bound_record()
+        };
+        let elsewhere = CloudFacts {
+            eip: Some(Some(eip(
+                "eip-n",
+                EipState::InUse,
+                Some(("eni-x", "192.168.0.77")),
+            ))),
+            ..CloudFacts::default()
+        };
+        let rob_on = Switches {
+            enabled: true,
+            allow_rob: true,
+        };
+        let lost = decide(&Facts {
+            pod: Some(&published),
+            request: &named("eip-n"),
+            record: Some(&bound_static),
+            cloud: &elsewhere,
+            switches: rob_on,
+            expired: false,
+            verify: true,
+        });
+        assert!(
+            matches!(lost, Action::Lost(ref m) if m.contains("192.168.0.77")),
+            "{lost:?}"
+        );
+        run(vec![
+            Case {
+                pod: Some(published.clone()),
+                request: named("eip-n"),
+                record: Some(bound_static.clone()),
+                verify: true,
+                want: Action::Observe(Observation::Eip("eip-n".into())),
+                ..case("resync: look")
+            },
+            Case {
+                pod: Some(published.clone()),
+                request: named("eip-n"),
+                record: Some(bound_static.clone()),
+                cloud: CloudFacts {
+                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
+                    ..CloudFacts::default()
+                },
+                verify: true,
+                want: Action::Done,
+                ..case("resync: still ours")
+            },
+            Case {
+                pod: Some(pod()),
+                request: named("eip-n"),
+                record: Some(RecordFacts {
+                    phase: Some(PodEIPPhase::Failed),
+                    ..bound_static
+                }),
+                cloud: elsewhere,
+                switches: rob_on,
+                want: Action::Blocked(
+                    "EIP eip-n was taken by eni-x 192.168.0.77; delete the pod to claim it again"
+                        .into(),
+                ),
+                ..case("lost: no rob back even with allow_eip_rob")
+            },
+            Case {
+                pod: Some(published),
+                record: Some(bound_record()),
+                cloud: CloudFacts {
+                    eip: Some(Some(eip(
+                        "eip-a",
+                        EipState::InUse,
+                        Some(("eni-x", "192.168.0.77")),
+                    ))),
+                    ..CloudFacts::default()
+                },
+                verify: true,
+                want: Action::Rob("eip-a".into()),
+                ..case("an auto EIP found elsewhere is ours: take it back")
             },
         ]);
     }

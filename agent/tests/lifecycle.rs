@@ -174,6 +174,36 @@ async fn rob_off_blocks_rob_on_takes_and_the_old_owner_never_unbinds_it() -> any
         // Rob on, live: the robber takes it without a restart.
         env.set_eni_config(true, true).await?;
         env.wait_bound("robber", WAIT).await?;
+        // The robbed owner is told (on its next resync): no stale annotation, condition
+        // False, record Failed, and it does not rob the EIP back.
+        eventually(WAIT, "owner unpublished", || {
+            let env = &env;
+            async move {
+                let pod = env.pods().get("owner").await.ok()?;
+                let gone = !pod.annotations().contains_key(names::ALLOCATED_EIP_ID);
+                let cond_false =
+                    pod.status?.conditions?.iter().any(|c| {
+                        c.type_ == names::EIP_CONDITION && c.status == names::CONDITION_FALSE
+                    });
+                let rec = env.records().get("owner").await.ok()?;
+                let failed = rec.status?.phase == Some(PodEIPPhase::Failed);
+                (gone && cond_false && failed).then_some(())
+            }
+        })
+        .await?;
+        tokio::time::sleep(Duration::from_millis(800)).await; // a few resyncs
+        let robber_ip = env
+            .pods()
+            .get("robber")
+            .await?
+            .status
+            .and_then(|s| s.pod_ip);
+        let e = env.sim.admin().eip(&id).expect("exists");
+        assert_eq!(
+            e.association.map(|a| a.private_ip.to_string()),
+            robber_ip,
+            "no rob back"
+        );
         // The old owner goes: its agent must not unbind the robber's EIP.
         env.delete_pod("owner").await?;
         env.wait_gone("owner", WAIT).await?;

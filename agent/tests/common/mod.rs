@@ -174,6 +174,7 @@ impl Env {
         cfg.retry_interval = Duration::from_millis(100);
         cfg.blocked_interval = Duration::from_millis(300);
         cfg.wait_timeout = Duration::from_secs(10);
+        cfg.resync_interval = Duration::from_millis(300);
         cfg.waiter = WaiterConfig {
             initial_interval: Duration::from_millis(15),
             max_interval: Duration::from_millis(100),
