@@ -391,7 +391,14 @@ fn too_large(limit: usize) -> String {
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
-    match serde_json::to_vec(v) {
+    json_sized(status, v, 256)
+}
+
+/// Encode into a buffer sized up front: a full-Nodes answer echoes megabytes, and growing a
+/// buffer by doubling copies it over and over.
+fn json_sized<T: serde::Serialize>(status: StatusCode, v: &T, size_hint: usize) -> HttpResponse {
+    let mut buf = Vec::with_capacity(size_hint);
+    match serde_json::to_writer(&mut buf, v).map(|()| buf) {
         Ok(b) => HttpResponse::build(status)
             .content_type("application/json")
             .body(b),
@@ -403,16 +410,16 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
 
 async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let t = Instant::now();
-    let out = match read_body(&req, payload, app.body_limit).await {
-        Ok(body) => app.filter_body(&body),
-        Err(e) => ExtenderFilterResult::error(e),
+    let (out, hint) = match read_body(&req, payload, app.body_limit).await {
+        Ok(body) => (app.filter_body(&body), body.len().saturating_add(4096)),
+        Err(e) => (ExtenderFilterResult::error(e), 256),
     };
     if !out.error.is_empty() {
         tracing::warn!(verb = "filter", error = %out.error, "filter refused");
     }
     app.metrics
         .observe("filter", out.error.is_empty(), t.elapsed().as_secs_f64());
-    json(StatusCode::OK, &out)
+    json_sized(StatusCode::OK, &out, hint)
 }
 
 async fn prioritize(
