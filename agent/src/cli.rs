@@ -13,6 +13,7 @@ use eip_cloud::{AliyunClient, Cloud};
 
 use crate::controller::{AgentConfig, Context};
 use crate::error::Error;
+use crate::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers};
 use crate::metrics::{CloudObserver, Metrics};
 
 /// eip-agent: gives the pods of this node their EIPs (kube-eip's node DaemonSet).
@@ -59,21 +60,24 @@ pub async fn run(args: Args) -> Result<(), Error> {
 
     let metrics = Arc::new(Metrics::new());
     let creds = CredentialsChain::standard(None, None, md.clone(), None);
+    // Paced below the account's published limits, slowing down on Throttling.
+    let limiter = Arc::new(AdaptiveLimiter::new(LimiterConfig::default()));
     let mut builder = AliyunClient::builder()
         .region(region)
         .credentials_provider(Arc::new(creds))
-        .observer(Arc::new(CloudObserver(metrics.clone())))
-        // Published per-account limits; many agents share them, so each keeps well under.
-        .rate_limit("AllocateEipAddress", 120, Duration::from_secs(60))
-        .rate_limit("AssociateEipAddress", 120, Duration::from_secs(60));
+        .observer(Arc::new(Observers(vec![
+            Arc::new(CloudObserver(metrics.clone())),
+            limiter.clone(),
+        ])));
     if let Some(ep) = &args.cloud_endpoint {
         builder = builder.endpoint(ep.clone());
     }
-    let cloud: Arc<dyn Cloud> = Arc::new(
+    let client_api: Arc<dyn Cloud> = Arc::new(
         builder
             .build()
             .map_err(Error::cloud("build the cloud client"))?,
     );
+    let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(client_api, limiter));
     let slots = crate::runner::publish_node_capacity(
         &client,
         cloud.as_ref(),

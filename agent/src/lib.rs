@@ -15,6 +15,7 @@ pub mod cloudops;
 pub mod controller;
 mod error;
 pub mod http;
+pub mod limiter;
 pub mod machine;
 pub mod metrics;
 pub mod runner;

@@ -127,3 +127,67 @@ async fn twenty_percent_failing_calls_end_bound_without_duplicates_or_leaks() ->
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result<()> {
+    use eip_agent::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers};
+    use eip_cloudsim::RateLimit;
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let admin = env.sim.admin();
+        for a in ["AllocateEipAddress", "AssociateEipAddress"] {
+            admin.set_rate_limit(a, RateLimit { limit: 4, period_secs: 1.0 });
+        }
+        let metrics = Arc::new(Metrics::new());
+        let limiter = Arc::new(AdaptiveLimiter::new(LimiterConfig {
+            max_rate: 20.0,
+            min_rate: 0.5,
+            increase: 0.5,
+            decrease: 0.5,
+        }));
+        let inner: Arc<dyn Cloud> = Arc::new(
+            AliyunClient::builder()
+                .region("cn-hangzhou")
+                .endpoint(env.sim.url())
+                .credentials(Credentials::new("testid", "testsecret"))
+                .retry(RetryPolicy {
+                    max_attempts: 3,
+                    min_delay: Duration::from_millis(20),
+                    max_delay: Duration::from_millis(100),
+                    jitter: true,
+                })
+                .observer(Arc::new(Observers(vec![
+                    Arc::new(CloudObserver(metrics.clone())),
+                    limiter.clone(),
+                ])))
+                .build()?,
+        );
+        let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(inner, limiter.clone()));
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+        let agent = env.agent_with(cfg, 0, None, cloud, metrics.clone()).await?;
+        let started = Instant::now();
+        let pods: Vec<String> = (0..8).map(|i| format!("t-{i}")).collect();
+        for p in &pods {
+            env.pod(p, 0, &[WITH_EIP]).await?;
+        }
+        for p in &pods {
+            env.wait_bound(p, WAIT).await?;
+        }
+        let elapsed = started.elapsed();
+        let throttled: u64 = metrics
+            .encode()
+            .lines()
+            .filter(|l| l.starts_with("eip_agent_cloud_calls_total{") && l.contains("Throttling"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        eprintln!(
+            "8 pods under 4 allocations/s: bound in {elapsed:?}, {throttled} throttled attempts, allocate pace now {:?}/s",
+            limiter.rate("AllocateEipAddress")
+        );
+        assert_eq!(admin.eips().len(), pods.len());
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
