@@ -220,3 +220,42 @@ async fn gc_releases_orphans_of_this_cluster_only() -> anyhow::Result<()> {
     })
     .await
 }
+
+/// Terway d129b5f7: an auto EIP reused by the next pod was marked "do not release" and
+/// leaked. Here the pod that takes a retained EIP over with `Follow` releases it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_eip_follows_the_new_pods_strategy_and_is_released() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false; // the agent itself must release it, not the GC
+        let agent = env.agent(cfg, 0, None).await?;
+        env.pod(
+            "db-0",
+            0,
+            &[WITH_EIP, (annotations::POD_EIP_RELEASE_STRATEGY, "1h")],
+        )
+        .await?;
+        let (id, _) = env.wait_bound("db-0", WAIT).await?;
+        env.delete_pod("db-0").await?;
+        env.wait_gone("db-0", WAIT).await?;
+        eventually(WAIT, "retained", || async {
+            (phase(&env, "db-0").await == Some(PodEIPPhase::Retained)).then_some(())
+        })
+        .await?;
+        env.pod("db-0", 0, &[WITH_EIP]).await?; // Follow
+        let (id2, _) = env.wait_bound("db-0", WAIT).await?;
+        assert_eq!(id2, id, "reused within the TTL");
+        env.delete_pod("db-0").await?;
+        env.wait_gone("db-0", WAIT).await?;
+        eventually(WAIT, "released with the pod", || {
+            let gone = env.sim.admin().eip(&id).is_none();
+            async move { gone.then_some(()) }
+        })
+        .await?;
+        assert!(env.records().get_opt("db-0").await?.is_none());
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
