@@ -12,12 +12,14 @@ use eip_cloud::Cloud;
 use eip_cloud::args::AllocateEipArgs;
 use eip_cloud::credentials::Credentials;
 use eip_cloudsim::{CloudSim, SimConfig};
+use eip_core::annotations::SETTING_POD_WITH_EIP;
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
 use eip_core::names::NODE_MAX_AVAILABLE_IP;
 use eip_core::podeip::PodEIP;
 use eip_extender::Error;
 use eip_extender::bind::{Binder, KubeBinder};
 use eip_extender::lease::{LeaseConfig, try_hold};
+use eip_extender::state::{CloudView, EipFacts};
 use eip_extender::{RunningExtender, Settings};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
@@ -79,8 +81,16 @@ async fn node(client: &Client, name: &str, slots: u32) -> anyhow::Result<()> {
 }
 
 async fn pod(client: &Client, name: &str) -> anyhow::Result<String> {
+    pod_with(client, name, BTreeMap::new()).await
+}
+
+async fn pod_with(
+    client: &Client,
+    name: &str,
+    annotations: BTreeMap<String, String>,
+) -> anyhow::Result<String> {
     let p: Pod = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default", "annotations": annotations},
         "spec": {"containers": [{"name": "c", "image": "registry.invalid/pause:3.9"}]},
     }))?;
     let p = Api::<Pod>::namespaced(client.clone(), "default")
@@ -170,6 +180,78 @@ async fn burst_of_real_binds_fills_exactly_the_free_slots() -> anyhow::Result<()
             (ext.state.read().ok()?.node("n1")?.used == 4).then_some(())
         })
         .await;
+        ext.shutdown().await?;
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn burst_of_real_eip_binds_stops_at_the_quota() -> anyhow::Result<()> {
+    tokio::time::timeout(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        eni_config(&client, true).await?;
+        for n in 0..3 {
+            node(&client, &format!("n{n}"), 50).await?;
+        }
+        let ext = extender(&client).await?;
+        // the cloud view shows 10 EIPs allocated in the region; quota is the default 20
+        {
+            let mut st = ext.state.write().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            st.cloud = Some(CloudView {
+                region: "cn-hangzhou".into(),
+                eips: (0..10)
+                    .map(|i| {
+                        let id = format!("eip-old{i}");
+                        let e = EipFacts {
+                            allocation_id: id.clone(),
+                            status: "InUse".into(),
+                            instance_id: None,
+                            private_ip: None,
+                        };
+                        (id, e)
+                    })
+                    .collect(),
+                ..CloudView::default()
+            });
+        }
+        let eip = BTreeMap::from([(SETTING_POD_WITH_EIP.keys[0].to_string(), "true".to_string())]);
+        let mut uids = Vec::new();
+        for i in 0..30 {
+            uids.push(pod_with(&client, &format!("e{i}"), eip.clone()).await?);
+        }
+        wait_for("30 pods in the view", async || {
+            (ext.state.read().ok()?.pod_count() == 30).then_some(())
+        })
+        .await;
+        let http = reqwest::Client::new();
+        let url = format!("{}/bind", ext.url());
+        let calls = uids.iter().enumerate().map(|(i, uid)| {
+            let body = json!({"PodName": format!("e{i}"), "PodNamespace": "default", "PodUID": uid, "Node": format!("n{}", i % 3)});
+            let http = http.clone();
+            let url = url.clone();
+            async move {
+                let v: serde_json::Value = http.post(&url).json(&body).send().await?.json().await?;
+                anyhow::Ok(v)
+            }
+        });
+        let answers = futures::future::try_join_all(calls).await?;
+        let ok = answers.iter().filter(|v| v["Error"] == "").count();
+        assert_eq!(ok, 10, "{answers:?}");
+        for v in answers.iter().filter(|v| v["Error"] != "") {
+            let e = v["Error"].as_str().unwrap_or_default();
+            assert!(e.starts_with("EIP quota reached in cn-hangzhou: 10 allocated and 10 being allocated, quota 20"), "{e}");
+        }
+        let bound = Api::<Pod>::namespaced(client.clone(), "default")
+            .list(&Default::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .count();
+        assert_eq!(bound, 10);
         ext.shutdown().await?;
         api.shutdown().await;
         anyhow::Ok(())
