@@ -354,6 +354,19 @@ async fn recorder_publishes_events_and_series() -> anyhow::Result<()> {
         assert_eq!(e.type_.as_deref(), Some("Warning"));
         assert_eq!(e.note.as_deref(), Some("could not allocate"));
         assert_eq!(e.series.as_ref().map(|s| s.count), Some(2));
+
+        // events.k8s.io/v1 and core v1 Events are one store, as in a real
+        // cluster: kubectl get/describe (core v1) see what the Recorder wrote.
+        let core: Api<k8s_openapi::api::core::v1::Event> =
+            Api::namespaced(client.clone(), "default");
+        let list = core
+            .list(&ListParams::default().fields("involvedObject.name=p"))
+            .await?;
+        assert_eq!(list.items.len(), 1);
+        let c = &list.items[0];
+        assert_eq!(c.message.as_deref(), Some("could not allocate"));
+        assert_eq!(c.reporting_component.as_deref(), Some("sandbox-test"));
+        assert_eq!(c.involved_object.uid, pod.metadata.uid);
         Ok(())
     })
     .await

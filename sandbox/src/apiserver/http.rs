@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::convert::View;
 use super::discovery;
 use super::patch::{self, PatchKind};
 use super::registry::ResourceType;
@@ -285,7 +286,29 @@ fn resource(
     path: &str,
 ) -> Result<HttpResponse, ApiError> {
     let t = target(&ctx.shared.lock(), group, version, rest, path)?;
-    let rt = &t.rt;
+    // A view (events.k8s.io/v1) reads and writes another type's storage.
+    let view = View::of(&t.rt);
+    let storage_rt = match view {
+        Some(v) => v
+            .storage(&ctx.shared.lock().registry)
+            .cloned()
+            .ok_or_else(|| ApiError::no_route(path))?,
+        None => t.rt.clone(),
+    };
+    let rt = &storage_rt;
+    let vrt = &t.rt;
+    let to_view = |o: Value| -> Value {
+        match view {
+            Some(v) => v.to_view(&o),
+            None => o,
+        }
+    };
+    let from_view = |o: Value| -> Value {
+        match view {
+            Some(v) => v.from_view(&o),
+            None => o,
+        }
+    };
     let ns = t.ns.clone().unwrap_or_default();
     let sub = match t.sub.as_deref() {
         None => Sub::Main,
@@ -310,33 +333,33 @@ fn resource(
     match (ctx.method.as_str(), t.name.as_deref()) {
         ("GET", None) => {
             if ctx.query.flag("watch") {
-                watch(ctx, rt, t.ns.as_deref(), None)
+                watch(ctx, rt, vrt, view, t.ns.as_deref(), None)
             } else {
-                list(ctx, rt, t.ns.as_deref())
+                list(ctx, rt, vrt, view, t.ns.as_deref())
             }
         }
         ("GET", Some(name)) => {
             if ctx.query.flag("watch") {
-                return watch(ctx, rt, t.ns.as_deref(), Some(name));
+                return watch(ctx, rt, vrt, view, t.ns.as_deref(), Some(name));
             }
-            let obj = ctx.shared.lock().get(rt, &ns, name)?;
+            let obj = to_view(ctx.shared.lock().get(rt, &ns, name)?);
             Ok(json_response(
                 StatusCode::OK,
-                &shaped_one(rt, &obj, shape(ctx)),
+                &shaped_one(vrt, &obj, shape(ctx)),
             ))
         }
         ("POST", None) => {
-            let body = parse_object(ctx)?;
+            let body = from_view(parse_object(ctx)?);
             let obj = ctx.shared.lock().create(rt, &ns, body, dry_run)?;
-            Ok(json_response(StatusCode::CREATED, &obj))
+            Ok(json_response(StatusCode::CREATED, &to_view(obj)))
         }
         ("PUT", Some(name)) => {
-            let body = parse_object(ctx)?;
+            let body = from_view(parse_object(ctx)?);
             let obj = ctx
                 .shared
                 .lock()
                 .update(rt, &ns, name, body, sub, dry_run)?;
-            Ok(json_response(StatusCode::OK, &obj))
+            Ok(json_response(StatusCode::OK, &to_view(obj)))
         }
         ("PATCH", Some(name)) => {
             let kind = PatchKind::from_content_type(&ctx.content_type)
@@ -350,22 +373,22 @@ fn resource(
             let (obj, created) = ctx
                 .shared
                 .lock()
-                .patch(rt, &ns, name, kind, &body, sub, dry_run)?;
+                .patch(rt, &ns, name, kind, &body, sub, dry_run, view)?;
             let code = if created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
-            Ok(json_response(code, &obj))
+            Ok(json_response(code, &to_view(obj)))
         }
         ("DELETE", Some(name)) if sub == Sub::Main => {
             let opts = delete_opts(ctx)?;
             let obj = ctx.shared.lock().delete(rt, &ns, name, &opts)?;
-            Ok(json_response(StatusCode::OK, &obj))
+            Ok(json_response(StatusCode::OK, &to_view(obj)))
         }
         ("DELETE", None) => {
             let opts = delete_opts(ctx)?;
-            let (labels, fields) = selectors(ctx, rt)?;
+            let (labels, fields) = selectors(ctx, vrt, view)?;
             let mut store = ctx.shared.lock();
             let victims = store.list(rt, t.ns.as_deref(), &labels, &fields);
             let mut deleted = Vec::new();
@@ -381,7 +404,7 @@ fn resource(
                     .unwrap_or_default()
                     .to_string();
                 match store.delete(rt, &vns, &vname, &opts) {
-                    Ok(o) => deleted.push(o),
+                    Ok(o) => deleted.push(to_view(o)),
                     Err(e) if e.code == 404 => {}
                     Err(e) => return Err(e),
                 }
@@ -390,7 +413,7 @@ fn resource(
             drop(store);
             Ok(json_response(
                 StatusCode::OK,
-                &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
+                &json!({"kind": format!("{}List", vrt.kind), "apiVersion": vrt.api_version(),
                         "metadata": {"resourceVersion": rv}, "items": deleted}),
             ))
         }
@@ -474,11 +497,20 @@ fn delete_opts(ctx: &Ctx) -> Result<DeleteOpts, ApiError> {
     })
 }
 
-fn selectors(ctx: &Ctx, rt: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
+/// Selectors from the query; field labels are checked against the served
+/// type and rewritten for its storage when it is a view.
+fn selectors(
+    ctx: &Ctx,
+    rt: &ResourceType,
+    view: Option<View>,
+) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let labels = LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or_default())
         .map_err(ApiError::bad_request)?;
-    let fields = FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or_default(), rt)
+    let mut fields = FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or_default(), rt)
         .map_err(ApiError::bad_request)?;
+    if let Some(v) = view {
+        fields = fields.map_labels(|l| v.field_label(l));
+    }
     Ok((labels, fields))
 }
 
@@ -492,12 +524,22 @@ fn obj_key(v: &Value) -> (String, String) {
     (get("namespace"), get("name"))
 }
 
-fn list(ctx: &Ctx, rt: &ResourceType, ns: Option<&str>) -> Result<HttpResponse, ApiError> {
-    let (labels, fields) = selectors(ctx, rt)?;
+fn list(
+    ctx: &Ctx,
+    rt: &ResourceType,
+    vrt: &ResourceType,
+    view: Option<View>,
+    ns: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let (labels, fields) = selectors(ctx, vrt, view)?;
     let (mut items, rv) = {
         let store = ctx.shared.lock();
         (store.list(rt, ns, &labels, &fields), store.current_rv())
     };
+    if let Some(v) = view {
+        items = items.iter().map(|i| v.to_view(i)).collect();
+    }
+    let rt = vrt;
     // Pagination: the continue token names the last key returned.
     if let Some(c) = ctx.query.get("continue").filter(|c| !c.is_empty()) {
         let (cns, cname) = c
@@ -592,6 +634,9 @@ impl WatchFilter {
 }
 
 struct WatchState {
+    /// The served type (events and bookmarks are shaped for it).
+    out_rt: ResourceType,
+    view: Option<View>,
     rx: broadcast::Receiver<Arc<Change>>,
     pending: VecDeque<Bytes>,
     filter: WatchFilter,
@@ -613,6 +658,14 @@ fn line(v: &Value) -> Bytes {
 
 impl WatchState {
     fn push_event(&mut self, ty: &str, obj: &Value) {
+        let viewed;
+        let obj = match self.view {
+            Some(v) => {
+                viewed = v.to_view(obj);
+                &viewed
+            }
+            None => obj,
+        };
         let object = match self.shape {
             Shape::Full => obj.clone(),
             Shape::Metadata => partial(obj),
@@ -625,7 +678,7 @@ impl WatchState {
                 let headers = !self.headers_sent;
                 self.headers_sent = true;
                 table::table(
-                    &self.filter.rt,
+                    &self.out_rt,
                     std::slice::from_ref(obj),
                     inc,
                     &rv,
@@ -649,7 +702,7 @@ impl WatchState {
         if initial_end {
             meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let rt = &self.filter.rt;
+        let rt = &self.out_rt;
         self.pending.push_back(line(&json!({
             "type": "BOOKMARK",
             "object": {"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta}
@@ -701,10 +754,12 @@ async fn next_chunk(mut st: WatchState) -> Option<(Result<Bytes, actix_web::Erro
 fn watch(
     ctx: &Ctx,
     rt: &ResourceType,
+    vrt: &ResourceType,
+    view: Option<View>,
     ns: Option<&str>,
     name: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
-    let (labels, fields) = selectors(ctx, rt)?;
+    let (labels, fields) = selectors(ctx, vrt, view)?;
     let from = match ctx.query.get("resourceVersion") {
         None | Some("" | "0") => None,
         Some(v) => Some(
@@ -741,6 +796,8 @@ fn watch(
         tokio::time::interval_at(tokio::time::Instant::now() + every, every)
     });
     let mut st = WatchState {
+        out_rt: vrt.clone(),
+        view,
         rx: start.rx,
         pending: VecDeque::new(),
         filter,

@@ -75,6 +75,7 @@
 //!   paths.
 //! - Services, service accounts, daemon sets and RBAC objects are stored only.
 
+mod convert;
 mod discovery;
 mod http;
 mod patch;

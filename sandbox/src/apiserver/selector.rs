@@ -158,6 +158,16 @@ impl FieldSelector {
         Ok(Self(reqs))
     }
 
+    /// The same selector with each field label rewritten (for views).
+    pub fn map_labels(self, f: impl Fn(&str) -> String) -> Self {
+        Self(
+            self.0
+                .into_iter()
+                .map(|(k, eq, v)| (f(&k), eq, v))
+                .collect(),
+        )
+    }
+
     /// Whether an object matches (missing fields read as the empty string).
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(k, eq, v)| {

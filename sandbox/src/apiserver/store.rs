@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
+use super::convert::View;
 use super::patch::{self, PatchFailure, PatchKind};
 use super::registry::{CreateStatus, Registry, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
@@ -607,11 +608,15 @@ impl Store {
         body: &Value,
         sub: Sub,
         dry_run: bool,
+        view: Option<View>,
     ) -> Result<(Value, bool), ApiError> {
         let old = match self.get(rt, ns, name) {
             Ok(o) => o,
             Err(e) if e.code == 404 && kind == PatchKind::Apply && sub == Sub::Main => {
-                let mut obj = body.clone();
+                let mut obj = match view {
+                    Some(v) => v.from_view(body),
+                    None => body.clone(),
+                };
                 if !obj.is_object() {
                     return Err(ApiError::bad_request("apply patch must be an object"));
                 }
@@ -630,13 +635,23 @@ impl Store {
             Err(e) => return Err(e),
         };
         if kind == PatchKind::Apply {
-            Self::check_type_and_namespace(rt, ns, &mut body.clone())?;
+            let mut typed = match view {
+                Some(v) => v.from_view(body),
+                None => body.clone(),
+            };
+            Self::check_type_and_namespace(rt, ns, &mut typed)?;
         }
-        let mut doc = old.clone();
+        let mut doc = match view {
+            Some(v) => v.to_view(&old),
+            None => old.clone(),
+        };
         patch::apply(kind, &mut doc, body).map_err(|f| match f {
             PatchFailure::BadRequest(m) => ApiError::bad_request(m),
             PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
         })?;
+        if let Some(v) = view {
+            doc = v.from_view(&doc);
+        }
         if meta_str(&doc, "resourceVersion") != meta_str(&old, "resourceVersion") {
             return Err(ApiError::stale(rt, name));
         }
