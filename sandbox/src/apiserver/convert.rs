@@ -51,28 +51,28 @@ impl View {
     }
 
     /// The type whose storage holds the objects.
-    pub fn storage<'a>(&self, reg: &'a Registry) -> Option<&'a ResourceType> {
+    pub fn storage(self, reg: &Registry) -> Option<&ResourceType> {
         match self {
             Self::EventsV1 => reg.core("events"),
         }
     }
 
     /// A stored object as this view shows it.
-    pub fn to_view(&self, stored: &Value) -> Value {
+    pub fn shown(self, stored: &Value) -> Value {
         match self {
             Self::EventsV1 => rename(stored, EVENT_FIELDS, "events.k8s.io/v1", false),
         }
     }
 
     /// An object in this view's shape as it is stored.
-    pub fn from_view(&self, v: &Value) -> Value {
+    pub fn stored(self, v: &Value) -> Value {
         match self {
             Self::EventsV1 => rename(v, EVENT_FIELDS, "v1", true),
         }
     }
 
     /// A field-selector label of this view as a label of the storage type.
-    pub fn field_label(&self, label: &str) -> String {
+    pub fn field_label(self, label: &str) -> String {
         match self {
             Self::EventsV1 => {
                 let (head, tail) = label.split_once('.').unwrap_or((label, ""));
@@ -100,12 +100,12 @@ mod tests {
         let new = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
                          "metadata": {"name": "e"}, "regarding": {"name": "p"}, "note": "n",
                          "reportingController": "c", "series": {"count": 2}});
-        let core = View::EventsV1.from_view(&new);
+        let core = View::EventsV1.stored(&new);
         assert_eq!(core["apiVersion"], "v1");
         assert_eq!(core["involvedObject"]["name"], "p");
         assert_eq!(core["message"], "n");
         assert_eq!(core["reportingComponent"], "c");
-        assert_eq!(View::EventsV1.to_view(&core), new);
+        assert_eq!(View::EventsV1.shown(&core), new);
         assert_eq!(
             View::EventsV1.field_label("regarding.name"),
             "involvedObject.name"

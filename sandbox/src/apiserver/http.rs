@@ -299,13 +299,13 @@ fn resource(
     let vrt = &t.rt;
     let to_view = |o: Value| -> Value {
         match view {
-            Some(v) => v.to_view(&o),
+            Some(v) => v.shown(&o),
             None => o,
         }
     };
     let from_view = |o: Value| -> Value {
         match view {
-            Some(v) => v.from_view(&o),
+            Some(v) => v.stored(&o),
             None => o,
         }
     };
@@ -537,7 +537,7 @@ fn list(
         (store.list(rt, ns, &labels, &fields), store.current_rv())
     };
     if let Some(v) = view {
-        items = items.iter().map(|i| v.to_view(i)).collect();
+        items = items.iter().map(|i| v.shown(i)).collect();
     }
     let rt = vrt;
     // Pagination: the continue token names the last key returned.
@@ -661,7 +661,7 @@ impl WatchState {
         let viewed;
         let obj = match self.view {
             Some(v) => {
-                viewed = v.to_view(obj);
+                viewed = v.shown(obj);
                 &viewed
             }
             None => obj,

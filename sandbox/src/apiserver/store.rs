@@ -614,7 +614,7 @@ impl Store {
             Ok(o) => o,
             Err(e) if e.code == 404 && kind == PatchKind::Apply && sub == Sub::Main => {
                 let mut obj = match view {
-                    Some(v) => v.from_view(body),
+                    Some(v) => v.stored(body),
                     None => body.clone(),
                 };
                 if !obj.is_object() {
@@ -636,13 +636,13 @@ impl Store {
         };
         if kind == PatchKind::Apply {
             let mut typed = match view {
-                Some(v) => v.from_view(body),
+                Some(v) => v.stored(body),
                 None => body.clone(),
             };
             Self::check_type_and_namespace(rt, ns, &mut typed)?;
         }
         let mut doc = match view {
-            Some(v) => v.to_view(&old),
+            Some(v) => v.shown(&old),
             None => old.clone(),
         };
         patch::apply(kind, &mut doc, body).map_err(|f| match f {
@@ -650,7 +650,7 @@ impl Store {
             PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
         })?;
         if let Some(v) = view {
-            doc = v.from_view(&doc);
+            doc = v.stored(&doc);
         }
         if meta_str(&doc, "resourceVersion") != meta_str(&old, "resourceVersion") {
             return Err(ApiError::stale(rt, name));
