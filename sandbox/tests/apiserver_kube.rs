@@ -602,3 +602,47 @@ async fn namespace_deletion_removes_its_content() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn concurrent_read_modify_write_loses_no_update() -> anyhow::Result<()> {
+    bounded(async {
+        let (_server, client) = start().await?;
+        let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+        let counter: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "counter"}, "data": {"n": "0"}}))?;
+        cms.create(&PostParams::default(), &counter).await?;
+        let (tasks, increments) = (8, 5);
+        let mut handles = Vec::new();
+        for _ in 0..tasks {
+            let cms = cms.clone();
+            handles.push(tokio::spawn(async move {
+                let mut conflicts = 0u32;
+                for _ in 0..increments {
+                    loop {
+                        let mut c = cms.get("counter").await?;
+                        let data = c.data.get_or_insert_default();
+                        let n: u64 = data.get("n").map_or(Ok(0), |n| n.parse())?;
+                        data.insert("n".into(), (n + 1).to_string());
+                        match cms.replace("counter", &PostParams::default(), &c).await {
+                            Ok(_) => break,
+                            Err(e) if api_code(&e) == Some(409) => conflicts += 1,
+                            Err(e) => return Err(anyhow::Error::from(e)),
+                        }
+                    }
+                }
+                Ok::<u32, anyhow::Error>(conflicts)
+            }));
+        }
+        for h in handles {
+            h.await??;
+        }
+        let n = cms
+            .get("counter")
+            .await?
+            .data
+            .and_then(|d| d.get("n").cloned());
+        assert_eq!(n, Some((tasks * increments).to_string()));
+        Ok(())
+    })
+    .await
+}

@@ -44,6 +44,11 @@
 //!   CRD is deleted. CRD status reports NamesAccepted and Established.
 //! - Tables for kubectl (`as=Table`), PartialObjectMetadata for metadata
 //!   watchers (`as=PartialObjectMetadata[List]`).
+//! - `events.k8s.io/v1` Events are a view of core `v1` Events (one store,
+//!   fields converted as upstream does), so `kubectl get events` and
+//!   `kubectl describe` show what a kube-runtime `Recorder` publishes.
+//! - The `scale` subresource (`autoscaling/v1 Scale`) of deployments,
+//!   statefulsets and replicasets, for `kubectl scale`.
 //!
 //! # Approximated
 //! - Strategic merge patch knows only the merge keys of the lists our code
@@ -60,8 +65,7 @@
 //! - No schema validation or defaulting beyond a few pod defaults
 //!   (terminationGracePeriodSeconds 30, restartPolicy, schedulerName,
 //!   dnsPolicy, qosClass); CRD `openAPIV3Schema` is not enforced; only one
-//!   stored version per served version (no conversion between CRD versions;
-//!   `events` v1 and `events.k8s.io/v1` are separate stores).
+//!   stored version per served version (no conversion between CRD versions).
 //! - Garbage collection is background-only and immediate: when an object is
 //!   removed, dependents whose owners are all gone are deleted (with their
 //!   own finalizers and grace periods); `Orphan` skips it; `Foreground` is
@@ -70,6 +74,9 @@
 //!   deletes its content, and goes when empty.
 //! - Lists are always served from the latest state (any resourceVersion
 //!   is accepted); `limit`/`continue` page over the latest state.
+//! - Bodies are JSON or YAML; protobuf bodies (what kubectl's typed clients
+//!   send for `kubectl create namespace|configmap|secret|serviceaccount`) are
+//!   decoded for those four kinds only, others get 415. Responses are JSON.
 //! - No authentication or authorization; `/openapi/v2` is an empty document
 //!   (so kubectl skips client-side validation) and `/openapi/v3` lists no
 //!   paths.

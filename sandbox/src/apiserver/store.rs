@@ -541,15 +541,7 @@ impl Store {
             if !obj.get("spec").is_some_and(Value::is_object) {
                 return Err(ApiError::invalid(rt, name, "spec", "Required value"));
             }
-            let spec = child_mut(obj, "spec");
-            for (k, v) in [
-                ("terminationGracePeriodSeconds", json!(30)),
-                ("restartPolicy", json!("Always")),
-                ("schedulerName", json!("default-scheduler")),
-                ("dnsPolicy", json!("ClusterFirst")),
-            ] {
-                spec.entry(k).or_insert(v);
-            }
+            default_pod_spec(obj);
         }
         if rt.group == "apiextensions.k8s.io" && rt.plural == "customresourcedefinitions" {
             super::registry::types_from_crd(obj)
@@ -754,15 +746,14 @@ impl Store {
                 ));
             }
         }
-        if rt.group.is_empty() && rt.plural == "pods" {
-            let was = old.pointer("/spec/nodeName").and_then(Value::as_str);
-            let now = next.pointer("/spec/nodeName").and_then(Value::as_str);
-            if was.is_some_and(|w| !w.is_empty()) && was != now {
+        if rt.group.is_empty() && rt.plural == "pods" && sub == Sub::Main {
+            default_pod_spec(&mut next);
+            if immutable_pod_spec(&old) != immutable_pod_spec(&next) {
                 return Err(ApiError::invalid(
                     rt,
                     name,
-                    "spec.nodeName",
-                    "Forbidden: pod updates may not change the node a pod is bound to",
+                    "spec",
+                    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
                 ));
             }
         }
@@ -1322,6 +1313,44 @@ fn set_crd_status(crd: &mut Value) {
     );
 }
 
+/// The pod spec defaults the server fills in (a small subset of upstream's).
+fn default_pod_spec(pod: &mut Value) {
+    let spec = child_mut(pod, "spec");
+    for (k, v) in [
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("restartPolicy", json!("Always")),
+        ("schedulerName", json!("default-scheduler")),
+        ("dnsPolicy", json!("ClusterFirst")),
+    ] {
+        spec.entry(k).or_insert(v);
+    }
+}
+
+/// The part of a pod spec an update may not change (upstream
+/// `ValidatePodUpdate`): everything but container images, the active
+/// deadline, tolerations, the grace period and scheduling gates.
+fn immutable_pod_spec(pod: &Value) -> Value {
+    let mut spec = pod.get("spec").cloned().unwrap_or(Value::Null);
+    if let Some(m) = spec.as_object_mut() {
+        for f in [
+            "activeDeadlineSeconds",
+            "tolerations",
+            "terminationGracePeriodSeconds",
+            "schedulingGates",
+        ] {
+            m.remove(f);
+        }
+        for list in ["containers", "initContainers"] {
+            if let Some(Value::Array(cs)) = m.get_mut(list) {
+                for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                    c.remove("image");
+                }
+            }
+        }
+    }
+    spec
+}
+
 fn pod_qos(pod: &Value) -> &'static str {
     let containers: Vec<&Value> = ["containers", "initContainers"]
         .iter()
@@ -1426,6 +1455,36 @@ mod tests {
         assert_eq!(s.watch(&cm, None, Some(first)).unwrap_err().code, 410);
         let w = s.watch(&cm, None, Some(s.current_rv() - 2)).unwrap();
         assert_eq!(w.initial.len(), 2);
+    }
+
+    #[test]
+    fn pod_spec_is_immutable_but_images() {
+        let mut s = store();
+        let pods = rt(&s, "pods");
+        let p = s
+            .create(
+                &pods,
+                "default",
+                json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "a"}]}}),
+                false,
+            )
+            .unwrap();
+        let mut image = p.clone();
+        image["spec"]["containers"][0]["image"] = json!("b");
+        let p = s
+            .update(&pods, "default", "p", image, Sub::Main, false)
+            .unwrap();
+        let mut node = p.clone();
+        node["spec"]["nodeName"] = json!("n1");
+        let e = s
+            .update(&pods, "default", "p", node, Sub::Main, false)
+            .unwrap_err();
+        assert_eq!((e.code, e.reason), (422, "Invalid"));
+        // Labels and annotations remain writable.
+        let mut labelled = p.clone();
+        labelled["metadata"]["labels"] = json!({"a": "b"});
+        s.update(&pods, "default", "p", labelled, Sub::Main, false)
+            .unwrap();
     }
 
     #[test]
