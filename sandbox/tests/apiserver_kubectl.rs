@@ -533,3 +533,58 @@ async fn kubectl_imperative_create_and_scale() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn kubectl_shows_recorder_events() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, client) = start().await?;
+        seed_node_and_pod(&client).await?;
+        let k = Kubectl::new(&server)?;
+        let pod = Api::<Pod>::namespaced(client.clone(), "default")
+            .get("web-0")
+            .await?;
+        let recorder = kube::runtime::events::Recorder::new(
+            client.clone(),
+            kube::runtime::events::Reporter {
+                controller: "eip-agent".into(),
+                instance: Some("n1".into()),
+            },
+        );
+        recorder
+            .publish(
+                &kube::runtime::events::Event {
+                    type_: kube::runtime::events::EventType::Warning,
+                    reason: "EipQuotaExceeded".into(),
+                    note: Some("the region has no EIP quota left".into()),
+                    action: "Allocate".into(),
+                    secondary: None,
+                },
+                &k8s_openapi::api::core::v1::ObjectReference {
+                    api_version: Some("v1".into()),
+                    kind: Some("Pod".into()),
+                    name: pod.metadata.name.clone(),
+                    namespace: pod.metadata.namespace.clone(),
+                    uid: pod.metadata.uid.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let events = rows(&k.ok(&["get", "events"]).await?);
+        assert_eq!(
+            events[0],
+            ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+        );
+        assert_eq!(
+            events[1][1..4],
+            ["Warning", "EipQuotaExceeded", "pod/web-0"]
+        );
+        let described = k.ok(&["describe", "pod", "web-0"]).await?;
+        assert!(
+            described.contains("Warning  EipQuotaExceeded")
+                && described.contains("the region has no EIP quota left"),
+            "{described}"
+        );
+        Ok(())
+    })
+    .await
+}

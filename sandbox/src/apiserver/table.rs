@@ -105,12 +105,17 @@ fn builtin_cols(kind: &str) -> Vec<Col> {
             col("Age", "string", 0),
         ],
         "Lease" => vec![col("Holder", "string", 0), col("Age", "string", 0)],
+        // Upstream's event printer has its Name column last (wide only).
         "Event" => vec![
             col("Last Seen", "string", 0),
             col("Type", "string", 0),
             col("Reason", "string", 0),
             col("Object", "string", 0),
+            col("Subobject", "string", 1),
+            col("Source", "string", 1),
             col("Message", "string", 0),
+            col("First Seen", "string", 1),
+            col("Count", "string", 1),
         ],
         "CustomResourceDefinition" => vec![col("Created At", "date", 0)],
         _ => vec![col("Age", "string", 0)],
@@ -119,6 +124,14 @@ fn builtin_cols(kind: &str) -> Vec<Col> {
 
 /// The column definitions of a type's table.
 pub(crate) fn column_definitions(rt: &ResourceType) -> Vec<Value> {
+    if is_event(rt) {
+        let mut out: Vec<Value> = builtin_cols(&rt.kind)
+            .iter()
+            .map(|c| def(c.name, c.type_, "", "", c.priority))
+            .collect();
+        out.push(def("Name", "string", "name", "", 1));
+        return out;
+    }
     let mut out = vec![name_def()];
     match &rt.columns {
         Columns::Default => out.push(def("Age", "date", "", "", 0)),
@@ -385,6 +398,17 @@ fn builtin_cells(kind: &str, o: &Value) -> Vec<Value> {
             } else {
                 (s(o, "/regarding/kind"), s(o, "/regarding/name"))
             };
+            let first = s(o, "/firstTimestamp")
+                .or_else(|| s(o, "/eventTime"))
+                .or_else(|| s(o, "/metadata/creationTimestamp"));
+            let source = s(o, "/source/component")
+                .or_else(|| s(o, "/reportingComponent"))
+                .or_else(|| s(o, "/reportingController"));
+            let count = o
+                .pointer("/series/count")
+                .or_else(|| o.get("count"))
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
             vec![
                 age_of(last),
                 json!(s(o, "/type").unwrap_or_default()),
@@ -394,11 +418,15 @@ fn builtin_cells(kind: &str, o: &Value) -> Vec<Value> {
                     k.unwrap_or_default().to_lowercase(),
                     n.unwrap_or_default()
                 )),
+                json!(s(o, "/involvedObject/fieldPath").unwrap_or_default()),
+                json!(source.unwrap_or_default()),
                 json!(
                     s(o, "/message")
                         .or_else(|| s(o, "/note"))
                         .unwrap_or_default()
                 ),
+                age_of(first),
+                json!(count.to_string()),
             ]
         }
         "CustomResourceDefinition" => {
@@ -464,12 +492,22 @@ fn row_object(obj: &Value, include: IncludeObject) -> Value {
 }
 
 /// One table row for an object.
+fn is_event(rt: &ResourceType) -> bool {
+    rt.columns == Columns::Builtin && rt.kind == "Event"
+}
+
 pub(crate) fn row(rt: &ResourceType, obj: &Value, include: IncludeObject) -> Value {
-    let mut cells = vec![json!(
+    let name = json!(
         obj.pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or_default()
-    )];
+    );
+    if is_event(rt) {
+        let mut cells = builtin_cells(&rt.kind, obj);
+        cells.push(name);
+        return json!({"cells": cells, "object": row_object(obj, include)});
+    }
+    let mut cells = vec![name];
     match &rt.columns {
         Columns::Default => cells.push(age(obj)),
         Columns::Builtin => cells.extend(builtin_cells(&rt.kind, obj)),
@@ -549,6 +587,18 @@ mod tests {
             column_definitions(pods).len(),
             row["cells"].as_array().unwrap().len()
         );
+    }
+
+    #[test]
+    fn every_printer_has_one_cell_per_column() {
+        let r = Registry::default();
+        let obj = json!({"metadata": {"name": "x", "creationTimestamp": "2020-01-01T00:00:00Z"}});
+        for t in r.all() {
+            let cells = row(t, &obj, IncludeObject::None)["cells"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert_eq!(cells, column_definitions(t).len(), "{}", t.kind);
+        }
     }
 
     #[test]
