@@ -38,7 +38,7 @@ async fn ttl_keeps_the_eip_for_the_next_pod_on_another_node_then_gc_releases_it(
     bounded(async {
         let env = Env::start(EnvOptions {
             nodes: vec!["node-1", "node-2"],
-            enabled: true,
+            ..EnvOptions::default()
         })
         .await?;
         let a1 = env.agent(gc_config(&env, 0), 0, None).await?;
@@ -135,7 +135,7 @@ async fn gc_releases_orphans_of_this_cluster_only() -> anyhow::Result<()> {
     bounded(async {
         let env = Env::start(EnvOptions {
             nodes: vec!["node-1", "node-2"],
-            enabled: true,
+            ..EnvOptions::default()
         })
         .await?;
         let cloud = env.cloud(None)?;

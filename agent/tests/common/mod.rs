@@ -87,13 +87,26 @@ pub struct EnvOptions {
     pub nodes: Vec<&'static str>,
     /// Write eni-config with enable_eip_pool "true".
     pub enabled: bool,
+    /// Instance type of the nodes.
+    pub instance_type: &'static str,
+    /// Asynchronous EIP transitions of the emulator.
+    pub delays: Delays,
 }
+
+/// An instance type with room for 150 pods (benchmarks).
+pub const BIG_INSTANCE_TYPE: &str = "ecs.bench.big";
 
 impl Default for EnvOptions {
     fn default() -> Self {
         Self {
             nodes: vec!["node-1"],
             enabled: true,
+            instance_type: "ecs.g7.large",
+            delays: Delays {
+                associate_ms: 10,
+                unassociate_ms: 10,
+                release_ms: 5,
+            },
         }
     }
 }
@@ -105,21 +118,26 @@ impl Env {
         let client = api.client().await?;
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         crds.create(&PostParams::default(), &PodEIP::crd()).await?;
+        let mut types = SimConfig::default().instance_types;
+        types.push(eip_cloudsim::InstanceTypeConfig {
+            instance_type_id: BIG_INSTANCE_TYPE.into(),
+            cpu_core_count: 64,
+            memory_size: 256.0,
+            eni_quantity: 6,
+            eni_private_ip_address_quantity: 30,
+            eni_ipv6_address_quantity: 30,
+        });
         let sim = CloudSim::start(SimConfig {
-            delays: Delays {
-                associate_ms: 10,
-                unassociate_ms: 10,
-                release_ms: 5,
-            },
+            delays: opts.delays,
             eip_quota: 200,
             seed: Some(7),
+            instance_types: types.clone(),
             ..SimConfig::default()
         })
         .await?;
-        let types = SimConfig::default().instance_types;
         let mut nodes = Vec::new();
         for name in &opts.nodes {
-            let mut cfg = NodeConfig::new(*name, "ecs.g7.large");
+            let mut cfg = NodeConfig::new(*name, opts.instance_type);
             cfg.max_grace_period = Some(Duration::from_millis(100));
             cfg.retry_interval = Duration::from_millis(100);
             let cfg = cfg.provision(&sim.admin(), &types, None)?;
