@@ -376,6 +376,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::WaitInUse(_) => "WaitInUse",
         Action::JoinPackage { .. } => "JoinPackage",
         Action::ModifyBandwidth { .. } => "ModifyBandwidth",
+        Action::LeavePackage { .. } => "LeavePackage",
         Action::Publish { .. } => "Publish",
         Action::MarkBound => "MarkBound",
         Action::Unbind { .. } => "Unbind",
@@ -889,6 +890,31 @@ impl Run<'_> {
                 self.status(json!({"bandwidthPackageId": package})).await?;
                 if let Some(Some(e)) = &mut self.cloud.eip {
                     e.bandwidth_package = Some(package);
+                }
+            }
+            Action::LeavePackage { id, package } => {
+                self.status(json!({"phase": PodEIPPhase::Releasing}))
+                    .await?;
+                let res = cloud
+                    .remove_common_bandwidth_package_ip(&BandwidthPackageIpArgs {
+                        bandwidth_package_id: package.clone(),
+                        ip_instance_id: id.clone(),
+                        client_token: None,
+                    })
+                    .await;
+                match res {
+                    Ok(_) => {}
+                    Err(e) if e.api().is_some_and(|a| a.code.contains("IpNotInCbwp")) => {}
+                    Err(e) => {
+                        self.cloud = CloudFacts::default();
+                        return Err(Error::cloud(format!(
+                            "remove EIP {id} from bandwidth package {package}"
+                        ))(e));
+                    }
+                }
+                self.status(json!({"bandwidthPackageId": null})).await?;
+                if let Some(Some(e)) = &mut self.cloud.eip {
+                    e.bandwidth_package = None;
                 }
             }
             Action::ModifyBandwidth { id, mbps } => {

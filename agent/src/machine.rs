@@ -252,6 +252,13 @@ pub enum Action {
         /// Package.
         package: String,
     },
+    /// Take the EIP out of its shared bandwidth package before releasing it.
+    LeavePackage {
+        /// EIP.
+        id: String,
+        /// Package.
+        package: String,
+    },
     /// Change the EIP's bandwidth (annotation changed on a running pod).
     ModifyBandwidth {
         /// EIP.
@@ -622,12 +629,19 @@ fn release_flow(f: &Facts<'_>, pod: Option<&PodFacts>) -> Action {
         }
         EipState::Available => {}
     }
+    let release = |id: String| match &eip.bandwidth_package {
+        Some(package) => Action::LeavePackage {
+            id,
+            package: package.clone(),
+        },
+        None => Action::Release(id),
+    };
     match (rec.eip_type, rec.strategy) {
         (PodEIPType::Static, _) if f.expired => Action::DeleteRecord,
         (PodEIPType::Static, ReleaseStrategy::Never) => Action::Retain,
         (PodEIPType::Static, _) => Action::DeleteRecord,
-        (PodEIPType::Auto, _) if f.expired => Action::Release(id),
-        (PodEIPType::Auto, ReleaseStrategy::Follow) => Action::Release(id),
+        (PodEIPType::Auto, _) if f.expired => release(id),
+        (PodEIPType::Auto, ReleaseStrategy::Follow) => release(id),
         (PodEIPType::Auto, _) => Action::Retain,
     }
 }
@@ -1009,6 +1023,22 @@ mod tests {
                 cloud: available.clone(),
                 want: Action::Release("eip-a".into()),
                 ..case("Follow releases")
+            },
+            Case {
+                pod: Some(deleting.clone()),
+                record: Some(released(ReleaseStrategy::Follow, PodEIPType::Auto)),
+                cloud: CloudFacts {
+                    eip: Some(Some(EipView {
+                        bandwidth_package: Some("cbwp-1".into()),
+                        ..eip("eip-a", EipState::Available, None)
+                    })),
+                    ..CloudFacts::default()
+                },
+                want: Action::LeavePackage {
+                    id: "eip-a".into(),
+                    package: "cbwp-1".into(),
+                },
+                ..case("leave the shared bandwidth package first")
             },
             Case {
                 pod: Some(deleting.clone()),

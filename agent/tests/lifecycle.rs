@@ -507,3 +507,40 @@ async fn operations_endpoints_serve_health_metrics_and_state() -> anyhow::Result
 fn reqwest_client() -> reqwest::Client {
     reqwest::Client::new()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_bandwidth_package_joined_then_left_before_release() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        let pkg = "cbwp-bp1sim00000000000000";
+        env.pod(
+            "shared",
+            0,
+            &[
+                WITH_EIP,
+                (annotations::EIP_COMMON_BANDWIDTH_PACKAGE_ID, pkg),
+            ],
+        )
+        .await?;
+        let (id, _) = env.wait_bound("shared", WAIT).await?;
+        let admin = env.sim.admin();
+        eventually(WAIT, "in the package", || {
+            let p = admin.eip(&id).and_then(|e| e.bandwidth_package_id);
+            async move { (p.as_deref() == Some(pkg)).then_some(()) }
+        })
+        .await?;
+        env.delete_pod("shared").await?;
+        env.wait_gone("shared", WAIT).await?;
+        eventually(WAIT, "released", || {
+            let gone = admin.eip(&id).is_none();
+            async move { gone.then_some(()) }
+        })
+        .await?;
+        assert_eq!(admin.call_count("AddCommonBandwidthPackageIp"), 1);
+        assert_eq!(admin.call_count("RemoveCommonBandwidthPackageIp"), 1);
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
