@@ -292,7 +292,11 @@ async fn expired_resource_version_gets_410_and_the_watcher_relists() -> anyhow::
 #[tokio::test]
 async fn metadata_watcher_and_shutdown() -> anyhow::Result<()> {
     bounded(async {
-        let (server, client) = start().await?;
+        let opts = ApiServerOptions {
+            bookmark_interval: Duration::from_millis(200),
+            ..ApiServerOptions::default()
+        };
+        let (server, client) = start_with(opts).await?;
         let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(
@@ -314,6 +318,21 @@ async fn metadata_watcher_and_shutdown() -> anyhow::Result<()> {
         cms.create(&PostParams::default(), &cm("m", "1")?).await?;
         let name = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await?;
         assert_eq!(name.as_deref(), Some("m"));
+
+        // A client that goes away closes its watch on the server (noticed at
+        // the next write: an event or a bookmark).
+        let dropped = cms.watch(&WatchParams::default(), "0").await?.boxed();
+        eventually(Duration::from_secs(5), || {
+            let n = server.open_watches();
+            async move { (n == 2).then_some(()) }
+        })
+        .await?;
+        drop(dropped);
+        eventually(Duration::from_secs(10), || {
+            let n = server.open_watches();
+            async move { (n == 1).then_some(()) }
+        })
+        .await?;
 
         // An open watch ends and requests fail once the server is shut down.
         let mut open = cms.watch(&WatchParams::default(), "0").await?.boxed();

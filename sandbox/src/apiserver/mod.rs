@@ -72,6 +72,9 @@
 //!   treated as background. Pods bound to a deleted node are deleted with
 //!   grace 0 (what pod GC does). A deleted namespace turns Terminating,
 //!   deletes its content, and goes when empty.
+//! - A watch whose client went away is noticed at its next write (an event
+//!   or a bookmark), not at once as Go's server does; until then it only
+//!   holds a slot in the fan-out channel.
 //! - Lists are always served from the latest state (any resourceVersion
 //!   is accepted); `limit`/`continue` page over the latest state.
 //! - Bodies are JSON or YAML; protobuf bodies (what kubectl's typed clients
@@ -223,6 +226,12 @@ impl RunningApiServer {
     /// The current global resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().current_rv()
+    }
+
+    /// How many watch streams are open right now (a client that goes away
+    /// closes its watch).
+    pub fn open_watches(&self) -> usize {
+        self.shared.lock().open_watches()
     }
 
     /// A kubeconfig (YAML) with one cluster, user and context named

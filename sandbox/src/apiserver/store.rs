@@ -239,6 +239,11 @@ impl Store {
         s
     }
 
+    /// How many watches are open.
+    pub fn open_watches(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// The current (latest) resourceVersion.
     pub fn current_rv(&self) -> u64 {
         self.rv
