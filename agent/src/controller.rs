@@ -278,6 +278,54 @@ impl Context {
                 return;
             }
         }
+        self.publish(reference, type_, reason, note, action).await;
+    }
+
+    /// A Warning event about a failed step, once per pod and error code (the messages
+    /// carry request ids, so they never repeat word for word).
+    pub async fn failure_event(&self, reference: &ObjectReference, err: &Error) {
+        let key = format!(
+            "{}/{}/failure/{}",
+            reference.uid.as_deref().unwrap_or_default(),
+            reference.name.as_deref().unwrap_or_default(),
+            err.code()
+        );
+        if !lock(&self.warned).insert(key) {
+            return;
+        }
+        let mut note = err.to_string();
+        if let Some(src) = std::error::Error::source(err) {
+            note.push_str(": ");
+            note.push_str(&src.to_string());
+        }
+        note.push_str(" (the agent keeps retrying)");
+        self.publish(
+            reference,
+            EventType::Warning,
+            names::REASON_FAILED,
+            note,
+            "Reconcile",
+        )
+        .await;
+    }
+
+    /// Forgets what was remembered about a pod that is gone.
+    pub fn forget(&self, key: &str, uid: &str) {
+        lock(&self.ip_seen).remove(uid);
+        lock(&self.verified).remove(uid);
+        lock(&self.debug).remove(key);
+        let prefix = format!("{uid}/");
+        lock(&self.warned).retain(|k| !k.starts_with(&prefix));
+    }
+
+    async fn publish(
+        &self,
+        reference: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        note: String,
+        action: &str,
+    ) {
         let ev = Event {
             type_,
             reason: reason.to_owned(),
@@ -648,7 +696,8 @@ impl Run<'_> {
                     "Validate",
                 )
                 .await;
-                return Ok(Some(Next::Idle));
+                // Look again later: the workload may be scaled down to one replica.
+                return Ok(Some(Next::After(ctx.cfg.blocked_interval)));
             }
             Action::Blocked(msg) => {
                 ctx.metrics.failure("Blocked".into());
@@ -693,10 +742,10 @@ impl Run<'_> {
                     "$deleteFromPrimitiveList/finalizers": [names::POD_FINALIZER]
                 }}))
                 .await?;
-                if let Some(p) = &self.pod {
-                    let uid = p.uid().unwrap_or_default();
-                    lock(&ctx.ip_seen).remove(&uid);
-                    lock(&ctx.verified).remove(&uid);
+                if let Some(p) = &self.pod
+                    && p.metadata.deletion_timestamp.is_some()
+                {
+                    ctx.forget(&self.key(), &p.uid().unwrap_or_default());
                 }
             }
             Action::CreateRecord => {

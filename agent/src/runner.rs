@@ -143,9 +143,15 @@ fn tokio_stream_from(
 async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<KubeAction, Error> {
     let ns = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
-    match drive(&ctx, &ns, &name, false, false).await? {
-        Next::Idle => Ok(KubeAction::await_change()),
-        Next::After(d) => Ok(KubeAction::requeue(d)),
+    match drive(&ctx, &ns, &name, false, false).await {
+        Ok(Next::Idle) => Ok(KubeAction::await_change()),
+        Ok(Next::After(d)) => Ok(KubeAction::requeue(d)),
+        Err(e) => {
+            if matches!(e, Error::Cloud { .. }) {
+                ctx.failure_event(&pod.object_ref(&()), &e).await;
+            }
+            Err(e)
+        }
     }
 }
 

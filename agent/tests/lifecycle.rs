@@ -544,3 +544,41 @@ async fn shared_bandwidth_package_joined_then_left_before_release() -> anyhow::R
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_exhausted_warns_the_user_then_recovers_when_raised() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        env.sim.admin().set_eip_quota(0);
+        let agent = env.agent(env.agent_config(0), 0, None).await?;
+        env.pod("quota", 0, &[WITH_EIP]).await?;
+        let ev = eventually(WAIT, "quota warning", || {
+            let env = &env;
+            async move {
+                env.events("quota")
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .find(|(t, r, n)| {
+                        t == "Warning" && r == names::REASON_FAILED && n.contains("quota")
+                    })
+            }
+        })
+        .await?;
+        eprintln!("{ev:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let warnings = env
+            .events("quota")
+            .await?
+            .into_iter()
+            .filter(|(t, _, _)| t == "Warning")
+            .count();
+        assert_eq!(warnings, 1, "one warning, not one per retry");
+        env.sim.admin().set_eip_quota(10);
+        env.wait_bound("quota", WAIT).await?;
+        assert_eq!(env.sim.admin().eips().len(), 1);
+        agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
