@@ -646,3 +646,85 @@ async fn concurrent_read_modify_write_loses_no_update() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn hostile_requests_get_errors_not_crashes() -> anyhow::Result<()> {
+    bounded(async {
+        let (_server, client) = start().await?;
+        let send = |method: &str, uri: &str, ct: &str, body: &str| {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("Content-Type", ct)
+                .body(body.as_bytes().to_vec());
+            let client = client.clone();
+            async move {
+                Ok::<u16, anyhow::Error>(client.send(req?.map(Into::into)).await?.status().as_u16())
+            }
+        };
+        let cms = "/api/v1/namespaces/default/configmaps";
+        assert_eq!(
+            send("GET", &format!("{cms}?labelSelector=a%20in%20b"), "", "").await?,
+            400
+        );
+        assert_eq!(
+            send("GET", &format!("{cms}?fieldSelector=nonsense"), "", "").await?,
+            400
+        );
+        assert_eq!(
+            send(
+                "GET",
+                &format!("{cms}?watch=true&resourceVersion=abc"),
+                "",
+                ""
+            )
+            .await?,
+            400
+        );
+        // An absurd watch timeout is bounded, not an overflow.
+        assert_eq!(
+            send(
+                "GET",
+                &format!("{cms}?watch=true&timeoutSeconds=18446744073709551615"),
+                "",
+                ""
+            )
+            .await?,
+            200
+        );
+        assert_eq!(send("POST", cms, "application/json", "[1,2]").await?, 400);
+        assert_eq!(
+            send(
+                "POST",
+                cms,
+                "application/vnd.kubernetes.protobuf",
+                "k8s\0\u{1}"
+            )
+            .await?,
+            415
+        );
+        assert_eq!(
+            send("PATCH", &format!("{cms}/x"), "text/plain", "{}").await?,
+            415
+        );
+        assert_eq!(
+            send(
+                "DELETE",
+                &format!("{cms}/x?gracePeriodSeconds=soon"),
+                "",
+                ""
+            )
+            .await?,
+            400
+        );
+        assert_eq!(send("PUT", cms, "application/json", "{}").await?, 405);
+        assert_eq!(
+            send("GET", "/apis/nope.example.com/v1/things", "", "").await?,
+            404
+        );
+        // Still serving.
+        assert_eq!(send("GET", "/version", "", "").await?, 200);
+        Ok(())
+    })
+    .await
+}

@@ -751,6 +751,9 @@ async fn next_chunk(mut st: WatchState) -> Option<(Result<Bytes, actix_web::Erro
     }
 }
 
+/// The longest a single watch request lasts (a day).
+const MAX_WATCH_SECONDS: u64 = 86_400;
+
 fn watch(
     ctx: &Ctx,
     rt: &ResourceType,
@@ -773,7 +776,9 @@ fn watch(
         .query
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(1800);
+        .unwrap_or(1800)
+        // Bounded so that the deadline cannot overflow.
+        .min(MAX_WATCH_SECONDS);
     let start = ctx.shared.lock().watch(rt, ns, from);
     let filter = WatchFilter {
         rt: rt.clone(),
