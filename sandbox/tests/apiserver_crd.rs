@@ -231,6 +231,44 @@ async fn podeip_crd_from_deploy_is_applied_and_served() -> anyhow::Result<()> {
         }))?;
         let d = raw.create(&PostParams::default(), &d).await?;
         assert_eq!(d.data["spec"]["releaseStrategy"], "Follow");
+
+        // The structural schema prunes unknown fields and rejects bad values.
+        let pruned = raw
+            .patch(
+                "web-1",
+                &pp,
+                &Patch::Merge(json!({"spec": {"unknownField": 1}, "junk": true})),
+            )
+            .await?;
+        assert!(pruned.data["spec"].get("unknownField").is_none());
+        assert!(pruned.data.get("junk").is_none());
+        let e = raw
+            .patch(
+                "web-1",
+                &pp,
+                &Patch::Merge(json!({"spec": {"type": "Dynamic"}})),
+            )
+            .await
+            .err();
+        assert_eq!(e.as_ref().and_then(api_code), Some(422));
+        if let Some(kube::Error::Api(s)) = &e {
+            assert!(
+                s.message.starts_with(
+                    "PodEIP.kube-eip.io \"web-1\" is invalid: spec.type: Unsupported value"
+                ),
+                "{}",
+                s.message
+            );
+        }
+        let e = podeips
+            .patch_status(
+                "web-0",
+                &pp,
+                &Patch::Merge(json!({"status": {"phase": "Levitating"}})),
+            )
+            .await
+            .err();
+        assert_eq!(e.as_ref().and_then(api_code), Some(422));
         assert_eq!(podeips.list(&ListParams::default()).await?.items.len(), 2);
         Ok(())
     })

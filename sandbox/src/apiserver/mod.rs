@@ -62,10 +62,13 @@
 //!   stored one (created if absent). No managedFields are kept, so fields a
 //!   manager stops applying are not removed and there are no apply conflicts;
 //!   `force` is accepted and has no effect.
-//! - No schema validation or defaulting beyond a few pod defaults
-//!   (terminationGracePeriodSeconds 30, restartPolicy, schedulerName,
-//!   dnsPolicy, qosClass); CRD `openAPIV3Schema` is not enforced; only one
-//!   stored version per served version (no conversion between CRD versions).
+//! - Built-in types get no schema validation and only a few defaults (pod
+//!   terminationGracePeriodSeconds 30, restartPolicy, schedulerName,
+//!   dnsPolicy, qosClass; Secret type Opaque). Custom resources are pruned,
+//!   defaulted and validated by their CRD's structural schema for `type`,
+//!   `enum`, `required` and `nullable` only (no formats, patterns, bounds or
+//!   CEL rules). One stored version per served version (no conversion between
+//!   CRD versions).
 //! - Garbage collection is background-only and immediate: when an object is
 //!   removed, dependents whose owners are all gone are deleted (with their
 //!   own finalizers and grace periods); `Orphan` skips it; `Foreground` is
@@ -91,6 +94,7 @@ mod http;
 mod patch;
 mod protobuf;
 mod registry;
+mod schema;
 mod selector;
 mod status;
 mod store;

@@ -79,13 +79,33 @@ impl ApiError {
 
     /// `Pod "x" is invalid: <field>: <what>` (422 Invalid) with one cause.
     pub fn invalid(rt: &ResourceType, name: &str, field: &str, what: &str) -> Self {
+        Self::invalid_many(rt, name, &[(field.to_string(), what.to_string())])
+    }
+
+    /// 422 Invalid with one cause per `(field, what)`; kinds outside the core
+    /// group are named `Kind.group`, as upstream does.
+    pub fn invalid_many(rt: &ResourceType, name: &str, errs: &[(String, String)]) -> Self {
         let mut d = details(rt, name);
         d["kind"] = Value::String(rt.kind.clone());
-        d["causes"] = json!([{ "reason": "FieldValueInvalid", "message": what, "field": field }]);
+        d["causes"] = Value::Array(
+            errs.iter()
+                .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
+                .collect(),
+        );
+        let kind = if rt.group.is_empty() {
+            rt.kind.clone()
+        } else {
+            format!("{}.{}", rt.kind, rt.group)
+        };
+        let list: Vec<String> = errs.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let what = match list.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
         Self::new(
             422,
             "Invalid",
-            format!("{} \"{name}\" is invalid: {field}: {what}", rt.kind),
+            format!("{kind} \"{name}\" is invalid: {what}"),
             Some(d),
         )
     }

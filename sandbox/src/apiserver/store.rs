@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use super::convert::View;
 use super::patch::{self, PatchFailure, PatchKind};
 use super::registry::{CreateStatus, Registry, ResourceType};
+use super::schema;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 
@@ -493,8 +494,9 @@ impl Store {
         if self.objects.contains_key(&k) {
             return Err(ApiError::already_exists(rt, &name));
         }
-        self.default_custom(rt, &mut obj);
+        self.decode_custom(rt, &mut obj);
         self.prepare_create(rt, &name, &mut obj)?;
+        self.validate_custom(rt, &name, &obj)?;
         if dry_run {
             return Ok(obj);
         }
@@ -737,7 +739,8 @@ impl Store {
             );
         }
         Self::check_labels(rt, name, &next)?;
-        self.default_custom(rt, &mut next);
+        self.decode_custom(rt, &mut next);
+        self.validate_custom(rt, name, &next)?;
         if old.pointer("/metadata/deletionTimestamp").is_some() {
             let before = finalizers(&old);
             if let Some(added) = finalizers(&next).iter().find(|f| !before.contains(f)) {
@@ -1026,11 +1029,9 @@ impl Store {
         out
     }
 
-    /// Apply the CRD schema's defaults to a custom object.
-    fn default_custom(&self, rt: &ResourceType, obj: &mut Value) {
-        let Some(crd_name) = rt.crd_name.as_deref() else {
-            return;
-        };
+    /// The structural schema of a custom type's version, if its CRD has one.
+    fn custom_schema(&self, rt: &ResourceType) -> Option<Value> {
+        let crd_name = rt.crd_name.as_deref()?;
         let k: Key = (
             "apiextensions.k8s.io".into(),
             "v1".into(),
@@ -1038,18 +1039,36 @@ impl Store {
             String::new(),
             crd_name.into(),
         );
-        let schema = self
-            .objects
-            .get(&k)
-            .and_then(|crd| crd.pointer("/spec/versions"))
-            .and_then(Value::as_array)
-            .and_then(|vs| {
-                vs.iter()
-                    .find(|v| v.get("name").and_then(Value::as_str) == Some(rt.version.as_str()))
-            })
-            .and_then(|v| v.pointer("/schema/openAPIV3Schema"));
-        if let Some(schema) = schema {
-            apply_defaults(obj, schema);
+        self.objects
+            .get(&k)?
+            .pointer("/spec/versions")?
+            .as_array()?
+            .iter()
+            .find(|v| v.get("name").and_then(Value::as_str) == Some(rt.version.as_str()))?
+            .pointer("/schema/openAPIV3Schema")
+            .cloned()
+    }
+
+    /// Prune and default a custom object by its schema (on decode, before
+    /// the write rules).
+    fn decode_custom(&self, rt: &ResourceType, obj: &mut Value) {
+        if let Some(schema) = self.custom_schema(rt) {
+            schema::prune(obj, &schema, true);
+            schema::apply_defaults(obj, &schema);
+        }
+    }
+
+    /// Validate a custom object against its schema (422 with every failure).
+    fn validate_custom(&self, rt: &ResourceType, name: &str, obj: &Value) -> Result<(), ApiError> {
+        let Some(schema) = self.custom_schema(rt) else {
+            return Ok(());
+        };
+        let mut errs = Vec::new();
+        schema::validate(obj, &schema, "", true, &mut errs);
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_many(rt, name, &errs))
         }
     }
 
@@ -1237,43 +1256,6 @@ impl Store {
             rx,
             start_rv: self.rv,
         })
-    }
-}
-
-/// Structural-schema defaulting: fill `default`s of absent properties whose
-/// parent object exists, as the real server does for custom resources.
-fn apply_defaults(v: &mut Value, schema: &Value) {
-    if let (Value::Object(m), Some(props)) =
-        (&mut *v, schema.get("properties").and_then(Value::as_object))
-    {
-        for (k, ps) in props {
-            match m.get_mut(k) {
-                Some(child) => apply_defaults(child, ps),
-                None => {
-                    if let Some(d) = ps.get("default") {
-                        let mut d = d.clone();
-                        apply_defaults(&mut d, ps);
-                        m.insert(k.clone(), d);
-                    }
-                }
-            }
-        }
-    }
-    if let (Value::Array(items), Some(is)) = (&mut *v, schema.get("items")) {
-        for i in items {
-            apply_defaults(i, is);
-        }
-    }
-    if let (Value::Object(m), Some(ap)) = (
-        &mut *v,
-        schema.get("additionalProperties").filter(|a| a.is_object()),
-    ) {
-        let props = schema.get("properties").and_then(Value::as_object);
-        for (k, child) in m.iter_mut() {
-            if props.is_none_or(|p| !p.contains_key(k)) {
-                apply_defaults(child, ap);
-            }
-        }
     }
 }
 
