@@ -588,3 +588,76 @@ async fn kubectl_shows_recorder_events() -> anyhow::Result<()> {
     })
     .await
 }
+
+const DEPLOY_KINDS: &str = r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: eip-agent, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: eip-agent}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: eip-agent}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: eip-agent}
+subjects:
+- {kind: ServiceAccount, name: eip-agent, namespace: kube-system}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: eip-agent, namespace: kube-system}
+spec:
+  selector: {matchLabels: {app: eip-agent}}
+  template:
+    metadata: {labels: {app: eip-agent}}
+    spec:
+      serviceAccountName: eip-agent
+      containers: [{name: agent, image: kube-eip/agent}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: eip-extender, namespace: kube-system}
+spec:
+  selector: {app: eip-extender}
+  ports: [{port: 443, targetPort: 8443}]
+"#;
+
+#[tokio::test]
+async fn kubectl_applies_deployment_manifest_kinds() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, _client) = start().await?;
+        let k = Kubectl::new(&server)?;
+        let file = k.file("deploy.yaml", DEPLOY_KINDS)?;
+        let out = k.ok(&["apply", "-f", &file]).await?;
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [
+                "serviceaccount/eip-agent created",
+                "clusterrole.rbac.authorization.k8s.io/eip-agent created",
+                "clusterrolebinding.rbac.authorization.k8s.io/eip-agent created",
+                "daemonset.apps/eip-agent created",
+                "service/eip-extender created",
+            ]
+        );
+        let again = k.ok(&["apply", "-f", &file]).await?;
+        assert!(again.lines().all(|l| l.ends_with(" unchanged")), "{again}");
+        let names = k
+            .ok(&["get", "ds,svc,sa", "-n", "kube-system", "-o", "name"])
+            .await?;
+        assert_eq!(
+            names.lines().collect::<Vec<_>>(),
+            [
+                "daemonset.apps/eip-agent",
+                "service/eip-extender",
+                "serviceaccount/eip-agent"
+            ]
+        );
+        Ok(())
+    })
+    .await
+}
