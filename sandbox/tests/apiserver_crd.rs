@@ -93,6 +93,19 @@ async fn fixture_crd_serves_custom_objects_with_status_rules() -> anyhow::Result
                 .any(|(s, _)| s.plural == "widgets/status" || s.plural == "status")
         );
 
+        // Aggregated discovery (apidiscovery.k8s.io/v2) finds the same.
+        let aggregated = Discovery::new(client.clone()).run_aggregated().await?;
+        let (agg_ar, agg_caps) = aggregated
+            .get("example.com")
+            .and_then(|g| g.recommended_kind("Widget"))
+            .ok_or_else(|| anyhow::anyhow!("Widget not in aggregated discovery"))?;
+        assert_eq!(agg_ar.plural, "widgets");
+        assert_eq!(agg_caps.scope, caps.scope);
+        let core = aggregated
+            .get("")
+            .ok_or_else(|| anyhow::anyhow!("core group not in aggregated discovery"))?;
+        assert!(core.recommended_kind("Pod").is_some());
+
         let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
         let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
         let task = tokio::spawn(

@@ -162,6 +162,21 @@ async fn kubectl_get_tables_and_output_formats() -> anyhow::Result<()> {
         let nodes_wide = k.ok(&["get", "no", "-o", "wide"]).await?;
         assert!(nodes_wide.contains("192.168.0.10"), "{nodes_wide}");
 
+        // kubectl uses aggregated discovery: no per-group/version requests.
+        let fresh_cache = k.dir.path().join("fresh-cache");
+        let fresh_cache = fresh_cache.display().to_string();
+        let verbose = k
+            .run(&["api-resources", "-v=6", "--cache-dir", &fresh_cache])
+            .await?;
+        assert!(verbose.ok, "{}", verbose.stderr);
+        assert!(verbose.stdout.contains("customresourcedefinitions"));
+        assert!(verbose.stderr.contains("/apis"), "{}", verbose.stderr);
+        assert!(
+            !verbose.stderr.contains("/apis/apps/v1"),
+            "{}",
+            verbose.stderr
+        );
+
         let ns = rows(&k.ok(&["get", "namespaces"]).await?);
         let names: Vec<&str> = ns.iter().skip(1).map(|r| r[0].as_str()).collect();
         assert_eq!(

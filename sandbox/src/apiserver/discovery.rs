@@ -1,8 +1,7 @@
-//! Legacy (unaggregated) discovery documents: `/version`, `/api`,
-//! `/api/v1`, `/apis`, `/apis/<group>` and `/apis/<group>/<version>`.
-//! Clients that ask for aggregated discovery (`as=APIGroupDiscoveryList`)
-//! get these plain documents with `Content-Type: application/json`, which
-//! client-go and kube-rs both take as "fall back to legacy discovery".
+//! Discovery documents: `/version`; legacy `/api`, `/api/v1`, `/apis`,
+//! `/apis/<group>` and `/apis/<group>/<version>`; and aggregated discovery
+//! (`apidiscovery.k8s.io/v2 APIGroupDiscoveryList` at `/api` and `/apis`)
+//! for clients that ask for it in their Accept header, as kubectl does.
 
 use serde_json::{Value, json};
 
@@ -147,6 +146,95 @@ pub(crate) fn resource_list(reg: &Registry, group: &str, version: &str) -> Optio
         "groupVersion": gv,
         "resources": resources,
     }))
+}
+
+/// The Content-Type of an aggregated discovery response.
+pub(crate) const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether the Accept header asks for aggregated discovery v2.
+pub(crate) fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|part| {
+        let params: Vec<&str> = part.split(';').map(str::trim).collect();
+        params.contains(&"as=APIGroupDiscoveryList")
+            && params.contains(&"g=apidiscovery.k8s.io")
+            && params.contains(&"v=v2")
+    })
+}
+
+fn gvk(group: &str, version: &str, kind: &str) -> Value {
+    json!({"group": group, "version": version, "kind": kind})
+}
+
+fn aggregated_resource(t: &ResourceType) -> Value {
+    let mut subresources = Vec::new();
+    if t.status_subresource {
+        subresources.push(json!({"subresource": "status",
+            "responseKind": gvk(&t.group, &t.version, &t.kind), "verbs": ["get", "patch", "update"]}));
+    }
+    if t.scale {
+        subresources.push(json!({"subresource": "scale",
+            "responseKind": gvk("autoscaling", "v1", "Scale"), "verbs": ["get", "patch", "update"]}));
+    }
+    if t.binding {
+        subresources.push(json!({"subresource": "binding",
+            "responseKind": gvk("", "v1", "Binding"), "verbs": ["create"]}));
+    }
+    let mut d = json!({
+        "resource": t.plural,
+        "responseKind": gvk(&t.group, &t.version, &t.kind),
+        "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": t.singular,
+        "verbs": VERBS,
+    });
+    if !t.short_names.is_empty() {
+        d["shortNames"] = json!(t.short_names);
+    }
+    if !t.categories.is_empty() {
+        d["categories"] = json!(t.categories);
+    }
+    if !subresources.is_empty() {
+        d["subresources"] = Value::Array(subresources);
+    }
+    d
+}
+
+fn aggregated_group(reg: &Registry, group: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| {
+            let resources: Vec<Value> = reg
+                .in_group_version(group, v)
+                .map(aggregated_resource)
+                .collect();
+            json!({"version": v, "resources": resources, "freshness": "Current"})
+        })
+        .collect();
+    let metadata = if group.is_empty() {
+        json!({})
+    } else {
+        json!({"name": group})
+    };
+    json!({"metadata": metadata, "versions": versions})
+}
+
+/// Aggregated discovery of the core group (`/api`) or of every other group
+/// (`/apis`), upstream `apidiscovery.k8s.io/v2 APIGroupDiscoveryList`.
+pub(crate) fn aggregated(reg: &Registry, core: bool) -> Value {
+    let items: Vec<Value> = if core {
+        vec![aggregated_group(reg, "", &["v1".to_string()])]
+    } else {
+        reg.groups()
+            .iter()
+            .map(|(g, vs)| aggregated_group(reg, g, vs))
+            .collect()
+    };
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
 }
 
 #[cfg(test)]

@@ -151,6 +151,16 @@ fn route(ctx: &Ctx, segs: &[&str], path: &str) -> Result<HttpResponse, ApiError>
             }
         }
         ["openapi", "v3"] => get_only(json!({"paths": {}})),
+        ["api" | "apis"] if discovery::wants_aggregated(&ctx.accept) => {
+            if ctx.method != "GET" {
+                return Err(ApiError::method_not_allowed(path));
+            }
+            let doc = discovery::aggregated(&ctx.shared.lock().registry, segs == ["api"]);
+            Ok(HttpResponse::Ok()
+                .content_type(discovery::AGGREGATED_CONTENT_TYPE)
+                .insert_header(("Vary", "Accept"))
+                .body(doc.to_string()))
+        }
         ["api"] => get_only(discovery::core_versions(&ctx.shared.server_addr)),
         ["api", "v1"] => {
             let l = discovery::resource_list(&ctx.shared.lock().registry, "", "v1");

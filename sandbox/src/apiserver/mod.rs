@@ -9,7 +9,9 @@
 //! # Faithful
 //! - Paths, verbs and discovery (`/version` claims v1.33, `/api`, `/apis`,
 //!   group/version resource lists with kinds, verbs, short names, singular
-//!   names, categories, `status` and `binding` subresources).
+//!   names, categories, `status`, `scale` and `binding` subresources), both
+//!   legacy and aggregated (`apidiscovery.k8s.io/v2`, which kubectl asks
+//!   for).
 //! - One global, monotonically increasing resourceVersion; no-op writes do
 //!   not bump it. Optimistic concurrency on update and on patches that carry
 //!   `metadata.resourceVersion` (409 Conflict).
