@@ -348,3 +348,48 @@ async fn metadata_watcher_and_shutdown() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_then_changes() -> anyhow::Result<()> {
+    bounded(async {
+        let (_server, client) = start().await?;
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        cms.create(&PostParams::default(), &cm("one", "1")?).await?;
+        cms.create(&PostParams::default(), &cm("two", "1")?).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(
+            watcher(cms.clone(), watcher::Config::default().streaming_lists()).for_each(move |e| {
+                let tag = match e {
+                    Ok(watcher::Event::Init) => "init".to_string(),
+                    Ok(watcher::Event::InitApply(o)) => {
+                        format!("init-apply {}", o.metadata.name.unwrap_or_default())
+                    }
+                    Ok(watcher::Event::InitDone) => "init-done".to_string(),
+                    Ok(watcher::Event::Apply(o)) => {
+                        format!("apply {}", o.metadata.name.unwrap_or_default())
+                    }
+                    Ok(watcher::Event::Delete(o)) => {
+                        format!("delete {}", o.metadata.name.unwrap_or_default())
+                    }
+                    Err(e) => format!("error {e}"),
+                };
+                let _ = tx.send(tag);
+                futures::future::ready(())
+            }),
+        );
+        let mut next = async || -> anyhow::Result<String> {
+            tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("watcher ended"))
+        };
+        assert_eq!(next().await?, "init");
+        assert_eq!(next().await?, "init-apply one");
+        assert_eq!(next().await?, "init-apply two");
+        assert_eq!(next().await?, "init-done");
+        cms.delete("one", &DeleteParams::default()).await?;
+        assert_eq!(next().await?, "delete one");
+        task.abort();
+        Ok(())
+    })
+    .await
+}
