@@ -4,7 +4,11 @@
 //!
 //! In: HTTP requests on `127.0.0.1:<port>` (a kubeconfig is written for
 //! clients). Out: JSON objects, lists, watch streams and `Status` errors as
-//! the real API server sends them. State lives in memory only.
+//! the real API server sends them. State lives in memory only, in one store
+//! behind a mutex that is never held across an `.await`; watchers are fed by
+//! a broadcast channel. Served by actix-web with one catch-all handler (types
+//! are dynamic: a CRD adds routes at run time) and streaming bodies for
+//! watches.
 //!
 //! # Faithful
 //! - Paths, verbs and discovery (`/version` claims v1.33, `/api`, `/apis`,
@@ -31,7 +35,10 @@
 //!   `gracePeriodSeconds=0` (what the kubelet sends); unbound or terminal
 //!   pods go at once; preconditions (uid, resourceVersion) checked.
 //! - `pods/binding` sets `spec.nodeName` and the PodScheduled condition; 409
-//!   when the pod is already bound.
+//!   when the pod is already bound. A pod's spec cannot be changed by an
+//!   update except where upstream allows (images, activeDeadlineSeconds,
+//!   tolerations, terminationGracePeriodSeconds, schedulingGates): 422.
+//! - Delete-collection with label and field selectors.
 //! - Watches: from a resourceVersion (replayed from a bounded history), or
 //!   from "now" with synthetic ADDED events; BOOKMARK events when allowed;
 //!   `sendInitialEvents` with the `k8s.io/initial-events-end` bookmark;
@@ -77,6 +84,8 @@
 //!   treated as background. Pods bound to a deleted node are deleted with
 //!   grace 0 (what pod GC does). A deleted namespace turns Terminating,
 //!   deletes its content, and goes when empty.
+//! - A watch more than 4096 changes behind (cluster-wide) is ended with a
+//!   410 Expired ERROR event, after which clients relist.
 //! - A watch whose client went away is noticed at its next write (an event
 //!   or a bookmark), not at once as Go's server does; until then it only
 //!   holds a slot in the fan-out channel.
