@@ -283,10 +283,12 @@ impl RunningApiServer {
         kube::Client::try_from(config).map_err(ApiServerError::Client)
     }
 
-    /// Stop serving: open watches end, the listener closes.
+    /// Stop serving: open watches end, the listener closes, and once this
+    /// returns no connection is served any more (workers are waited for, at
+    /// most about a second).
     pub async fn shutdown(self) {
         self.shutdown.cancel();
-        self.handle.stop(false).await;
+        self.handle.stop(true).await;
     }
 }
 
