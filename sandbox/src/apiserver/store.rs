@@ -32,7 +32,6 @@ pub(crate) enum ChangeKind {
 }
 
 /// One committed change, as kept in the history and fanned out to watchers.
-#[derive(Debug)]
 pub(crate) struct Change {
     pub rv: u64,
     pub kind: ChangeKind,
@@ -73,7 +72,6 @@ pub(crate) struct WatchStart {
 }
 
 /// The whole cluster state.
-#[derive(Debug)]
 pub(crate) struct Store {
     pub registry: Registry,
     rv: u64,
@@ -83,6 +81,33 @@ pub(crate) struct Store {
     /// Every change with a larger resourceVersion is still in `history`.
     compacted: u64,
     tx: broadcast::Sender<Arc<Change>>,
+}
+
+// Debug output names objects but never shows their content (Secrets live here).
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change")
+            .field("rv", &self.rv)
+            .field("kind", &self.kind)
+            .field(
+                "resource",
+                &format_args!("{}/{}/{}", self.group, self.version, self.plural),
+            )
+            .field("namespace", &self.namespace)
+            .field("name", &self.object.pointer("/metadata/name"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("rv", &self.rv)
+            .field("objects", &self.objects.len())
+            .field("history", &self.history.len())
+            .field("compacted", &self.compacted)
+            .finish_non_exhaustive()
+    }
 }
 
 fn key(rt: &ResourceType, ns: &str, name: &str) -> Key {
@@ -1442,6 +1467,23 @@ mod tests {
         assert_eq!(s.watch(&cm, None, Some(first)).unwrap_err().code, 410);
         let w = s.watch(&cm, None, Some(s.current_rv() - 2)).unwrap();
         assert_eq!(w.initial.len(), 2);
+    }
+
+    #[test]
+    fn debug_output_never_shows_object_content() {
+        let mut s = store();
+        let secrets = rt(&s, "secrets");
+        s.create(
+            &secrets,
+            "default",
+            json!({"metadata": {"name": "k"}, "data": {"key": "c2VjcmV0"}}),
+            false,
+        )
+        .unwrap();
+        let w = s.watch(&secrets, None, Some(1)).unwrap();
+        let shown = format!("{s:?} {w:?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(shown.contains("\"k\""), "{shown}");
     }
 
     #[test]
