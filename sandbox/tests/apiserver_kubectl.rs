@@ -162,7 +162,10 @@ async fn kubectl_get_tables_and_output_formats() -> anyhow::Result<()> {
         assert_eq!(k.ok(&["cordon", "n1"]).await?.trim(), "node/n1 cordoned");
         let cordoned = rows(&k.ok(&["get", "nodes"]).await?);
         assert_eq!(cordoned[1][1], "Ready,SchedulingDisabled");
-        assert_eq!(k.ok(&["uncordon", "n1"]).await?.trim(), "node/n1 uncordoned");
+        assert_eq!(
+            k.ok(&["uncordon", "n1"]).await?.trim(),
+            "node/n1 uncordoned"
+        );
         let nodes_wide = k.ok(&["get", "no", "-o", "wide"]).await?;
         assert!(nodes_wide.contains("192.168.0.10"), "{nodes_wide}");
 
