@@ -83,7 +83,8 @@
 //!   own finalizers and grace periods); `Orphan` skips it; `Foreground` is
 //!   treated as background. Pods bound to a deleted node are deleted with
 //!   grace 0 (what pod GC does). A deleted namespace turns Terminating,
-//!   deletes its content, and goes when empty.
+//!   deletes its content, and goes when empty. Deleting a CRD removes its
+//!   objects at once, without waiting for their finalizers.
 //! - A watch more than 4096 changes behind (cluster-wide) is ended with a
 //!   410 Expired ERROR event, after which clients relist.
 //! - A watch whose client went away is noticed at its next write (an event
