@@ -144,6 +144,7 @@ async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result
             min_rate: 0.5,
             increase: 0.5,
             decrease: 0.5,
+            max_wait: Duration::from_secs(60),
         }));
         let inner: Arc<dyn Cloud> = Arc::new(
             AliyunClient::builder()

@@ -91,6 +91,8 @@ pub struct EnvOptions {
     pub instance_type: &'static str,
     /// Asynchronous EIP transitions of the emulator.
     pub delays: Delays,
+    /// The emulator's account rate limits (its defaults when `None`).
+    pub rate_limits: Option<eip_cloudsim::RateLimits>,
 }
 
 /// An instance type with room for 150 pods (benchmarks).
@@ -107,6 +109,7 @@ impl Default for EnvOptions {
                 unassociate_ms: 10,
                 release_ms: 5,
             },
+            rate_limits: None,
         }
     }
 }
@@ -129,9 +132,10 @@ impl Env {
         });
         let sim = CloudSim::start(SimConfig {
             delays: opts.delays,
-            eip_quota: 200,
+            eip_quota: 1000,
             seed: Some(7),
             instance_types: types.clone(),
+            rate_limits: opts.rate_limits.clone().unwrap_or_default(),
             ..SimConfig::default()
         })
         .await?;
