@@ -9,16 +9,28 @@ use eip_cloud::args::{
     INSTANCE_TYPE_NETWORK_INTERFACE, Tag,
 };
 use eip_cloud::metadata::MetadataClient;
-use eip_cloud::model::EipAddress;
+use eip_cloud::model::{EipAddress, eip_status};
 use eip_core::annotations::EipRequest;
 use eip_core::names;
 
 use crate::error::Error;
 use crate::machine::{EipState, EipView};
 
+/// Reads the cloud's EIP status (`None` for a status the agent does not know).
+pub fn state(status: &str) -> Option<EipState> {
+    match status {
+        eip_status::AVAILABLE => Some(EipState::Available),
+        eip_status::IN_USE => Some(EipState::InUse),
+        eip_status::ASSOCIATING => Some(EipState::Associating),
+        eip_status::UNASSOCIATING => Some(EipState::Unassociating),
+        eip_status::RELEASING => Some(EipState::Releasing),
+        _ => None,
+    }
+}
+
 /// Converts a described EIP into the machine's view (`None` for an unknown status).
 pub fn view(e: &EipAddress) -> Option<EipView> {
-    let state = EipState::parse(&e.status)?;
+    let state = state(&e.status)?;
     let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let eni = (e.instance_type == INSTANCE_TYPE_NETWORK_INTERFACE)
         .then(|| non_empty(&e.instance_id))
@@ -231,5 +243,19 @@ mod tests {
         assert_eq!(client_token("u1", "r1"), client_token("u1", "r1"));
         assert_ne!(client_token("u1", "r1"), client_token("u1", "r2"));
         assert!(a.client_token.is_some_and(|t| t.len() <= 64));
+    }
+
+    #[test]
+    fn every_cloud_status_is_understood() {
+        for (s, want) in [
+            (eip_status::AVAILABLE, EipState::Available),
+            (eip_status::IN_USE, EipState::InUse),
+            (eip_status::ASSOCIATING, EipState::Associating),
+            (eip_status::UNASSOCIATING, EipState::Unassociating),
+            (eip_status::RELEASING, EipState::Releasing),
+        ] {
+            assert_eq!(state(s), Some(want));
+        }
+        assert_eq!(state("Frozen"), None);
     }
 }

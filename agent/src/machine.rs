@@ -30,20 +30,6 @@ pub enum EipState {
     Releasing,
 }
 
-impl EipState {
-    /// Reads the cloud's status string.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "Available" => Some(Self::Available),
-            "InUse" => Some(Self::InUse),
-            "Associating" => Some(Self::Associating),
-            "Unassociating" => Some(Self::Unassociating),
-            "Releasing" => Some(Self::Releasing),
-            _ => None,
-        }
-    }
-}
-
 /// One EIP as observed in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EipView {

@@ -422,7 +422,7 @@ pub async fn gc_pass(
             continue;
         }
         let id = e.allocation_id.clone();
-        if e.status != "Available" {
+        if e.status != eip_cloud::model::eip_status::AVAILABLE {
             if let Err(err) = ctx
                 .cloud
                 .unassociate_eip_address(&UnassociateEipArgs {
