@@ -293,6 +293,12 @@ impl Cluster {
             .ok_or_else(|| anyhow!("no simulated node {name}"))
     }
 
+    /// The ECS metadata service base URL of a node's instance (what an agent on that
+    /// node would read as `http://100.100.100.200`).
+    pub fn metadata_url(&self, node: &str) -> anyhow::Result<String> {
+        Ok(self.cloud.metadata_url(&self.node(node)?.instance_id))
+    }
+
     /// The private IPs the cloud holds for pods of this node's instance.
     pub fn cloud_pod_ips(&self, node: &str) -> anyhow::Result<BTreeSet<Ipv4Addr>> {
         let cfg = self.node(node)?;

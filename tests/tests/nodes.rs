@@ -54,6 +54,13 @@ async fn nodes_register_like_ack_nodes() -> anyhow::Result<()> {
             Some(format!("cn-hangzhou.{}", cfg.instance_id))
         );
         assert!(cluster.cloud().instance(&cfg.instance_id).is_some());
+        let md = cluster.metadata_url("n1")?;
+        let id = reqwest::get(format!("{md}/latest/meta-data/instance-id"))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        assert_eq!(id.trim(), cfg.instance_id);
         let status = node.status.clone().unwrap_or_default();
         // ecs.g7.xlarge: 4 ENIs x 15 IPs -> 45 pod IP slots.
         let alloc = status.allocatable.unwrap_or_default();
