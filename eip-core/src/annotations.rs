@@ -2,7 +2,9 @@
 //!
 //! In: a pod's `metadata.annotations`. Out: [`EipRequest`] (what to allocate or bind), or
 //! every problem at once as [`AnnotationError`]s that the agent turns into one Warning event
-//! and a Failed PodEIP status — no cloud call is made on invalid annotations.
+//! and a Failed PodEIP status — no cloud call is made on invalid annotations; and, from
+//! [`ignored_annotations`], the values that were ignored ([`IgnoredAnnotation`]), which the
+//! agent reports in one Warning event per pod and value while the pod runs as usual.
 //!
 //! Every key exists under `k8s.aliyun.com/` and, as an alias, under
 //! `network.alibabacloud.com/`; ECI spellings (`eci-with-eip`, `eci-eip-instanceid`) and
@@ -11,8 +13,12 @@
 //! * When the same setting is given under two accepted keys with **different** values, that
 //!   is an error naming both keys (we do not guess which one the user meant); equal values are
 //!   fine.
-//! * `pod-with-eip: "true"` enables; `"false"` means "no EIP" without complaint; any other
-//!   value (`yes`, `True`, `1`) is an error, so a typo is never silently ignored.
+//! * `pod-with-eip: "true"` enables; `"false"` means "no new EIP" without complaint; any other
+//!   value (`yes`, `True`, `1`, empty) also means "no new EIP" (as DESIGN.md and the Terway
+//!   guide say: exactly `"true"` enables) but is never silent: [`ignored_annotations`] names
+//!   it, so the agent warns the user to write `"true"`. It is not an error: the extender
+//!   schedules the pod as one without an EIP, the agent makes no cloud call and marks nothing
+//!   Failed. A named EIP (`pod-eip-instanceid`) still applies.
 //! * `pod-eip-instanceid` turns the feature on by itself. A named EIP is never released by
 //!   kube-eip, so `pod-eip-release-strategy` may only be `Follow` (unbind when the pod goes) or
 //!   `Never` with it; a duration is an error.
@@ -505,17 +511,9 @@ impl EipRequest {
 
         let mut req = EipRequest::allocate_default();
 
-        let mut wants_new = false;
-        if let Some(v) = pod_with_eip {
-            match v.trimmed() {
-                "true" => wants_new = true,
-                "false" => {}
-                _ => errors.push(v.error(
-                    "is not \"true\"",
-                    "write \"true\" to give the pod an EIP, or remove the annotation",
-                )),
-            }
-        }
+        // Only exactly "true" asks for a new EIP; other values are reported by
+        // `ignored_annotations`, not here.
+        let wants_new = pod_with_eip.is_some_and(|v| v.trimmed() == POD_WITH_EIP_ENABLED);
 
         let mut named = None;
         if let Some(v) = instance_id {
@@ -654,6 +652,54 @@ impl EipRequest {
         }
         Ok(Some(req))
     }
+}
+
+/// The one value of `pod-with-eip` (and its aliases) that asks for a new EIP.
+pub const POD_WITH_EIP_ENABLED: &str = "true";
+/// The value of `pod-with-eip` that says "no new EIP" without a warning.
+pub const POD_WITH_EIP_DISABLED: &str = "false";
+
+/// An annotation value that was ignored rather than refused: the pod runs as if the
+/// annotation were absent, and the user is told once what to write instead.
+///
+/// `Display` is a sentence a user can act on, e.g. `annotation k8s.aliyun.com/pod-with-eip:
+/// value "yes" is ignored, so the pod gets no new EIP; only "true" enables it: write "true"
+/// to give the pod an EIP, or remove the annotation`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredAnnotation {
+    /// The annotation key as written on the pod.
+    pub key: &'static str,
+    /// The value found (untrimmed).
+    pub value: String,
+}
+
+impl fmt::Display for IgnoredAnnotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "annotation {}: value {:?} is ignored, so the pod gets no new EIP; only \"{POD_WITH_EIP_ENABLED}\" enables it: write \"{POD_WITH_EIP_ENABLED}\" to give the pod an EIP, or remove the annotation",
+            self.key, self.value
+        )
+    }
+}
+
+/// Annotation values [`EipRequest::from_annotations`] ignored: a `pod-with-eip` (or alias)
+/// whose value is neither `"true"` nor `"false"` (`yes`, `True`, `1`, ...). One entry per
+/// key carrying such a value, in the order of [`SETTING_POD_WITH_EIP`]'s keys.
+pub fn ignored_annotations(annotations: &BTreeMap<String, String>) -> Vec<IgnoredAnnotation> {
+    SETTING_POD_WITH_EIP
+        .keys
+        .iter()
+        .filter_map(|key| {
+            let value = annotations.get(*key)?;
+            (!matches!(value.trim(), POD_WITH_EIP_ENABLED | POD_WITH_EIP_DISABLED)).then(|| {
+                IgnoredAnnotation {
+                    key,
+                    value: value.clone(),
+                }
+            })
+        })
+        .collect()
 }
 
 /// Whether any EIP input annotation (under any accepted key) is present.
@@ -849,18 +895,51 @@ mod tests {
     }
 
     #[test]
-    fn pod_with_eip_other_values_are_errors() {
-        for bad in ["yes", "True", "1", "on", ""] {
-            let e = errs(&[(POD_WITH_EIP, bad)]);
-            assert_eq!(e.len(), 1, "{bad:?}");
-            assert_eq!(e[0].key, POD_WITH_EIP);
-            assert_eq!(e[0].value, bad);
-            assert!(e[0].to_string().contains("write \"true\""), "{}", e[0]);
+    fn pod_with_eip_other_values_ask_for_nothing_and_are_reported_as_ignored() {
+        for key in SETTING_POD_WITH_EIP.keys {
+            for other in ["yes", "True", "TRUE", "1", "on", ""] {
+                let a = ann(&[(key, other), (EIP_BANDWIDTH, "10")]);
+                assert_eq!(
+                    EipRequest::from_annotations(&a),
+                    Ok(None),
+                    "{key}={other:?}"
+                );
+                assert_eq!(
+                    ignored_annotations(&a),
+                    vec![IgnoredAnnotation {
+                        key,
+                        value: other.to_owned()
+                    }],
+                    "{key}={other:?}"
+                );
+            }
+        }
+        for quiet in [
+            &[(POD_WITH_EIP, "true")][..],
+            &[(POD_WITH_EIP, " false ")][..],
+            &[(ECI_WITH_EIP, "false")][..],
+            &[(EIP_BANDWIDTH, "yes")][..],
+            &[][..],
+        ] {
+            assert_eq!(ignored_annotations(&ann(quiet)), vec![], "{quiet:?}");
         }
         assert_eq!(
-            errs(&[(POD_WITH_EIP, "yes")])[0].to_string(),
-            "annotation k8s.aliyun.com/pod-with-eip: value \"yes\" is not \"true\"; write \"true\" to give the pod an EIP, or remove the annotation"
+            ignored_annotations(&ann(&[(POD_WITH_EIP, "yes")]))[0].to_string(),
+            "annotation k8s.aliyun.com/pod-with-eip: value \"yes\" is ignored, so the pod gets no new EIP; only \"true\" enables it: write \"true\" to give the pod an EIP, or remove the annotation"
         );
+    }
+
+    #[test]
+    fn an_ignored_pod_with_eip_leaves_a_named_eip_and_bad_values_in_force() {
+        let a = ann(&[(POD_WITH_EIP, "yes"), (POD_EIP_INSTANCEID, "eip-1")]);
+        let r = EipRequest::from_annotations(&a);
+        assert_eq!(
+            r.ok().flatten().and_then(|r| r.named().cloned()),
+            AllocationId::parse("eip-1")
+        );
+        assert_eq!(ignored_annotations(&a).len(), 1);
+        let e = errs(&[(POD_WITH_EIP, "1"), (EIP_BANDWIDTH, "fast")]);
+        assert_eq!(e.iter().map(|e| e.key).collect::<Vec<_>>(), [EIP_BANDWIDTH]);
     }
 
     #[test]
@@ -1190,7 +1269,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let e = errs(&[
-            (POD_WITH_EIP, "yes"),
+            (POD_WITH_EIP, "true"),
             (EIP_BANDWIDTH, "5G"),
             (EIP_ISP, "nope"),
             (EIP_TAGS, "not-json"),
@@ -1200,7 +1279,6 @@ mod tests {
         let mut keys: Vec<_> = e.iter().map(|e| e.key).collect();
         keys.sort_unstable();
         let mut want = vec![
-            POD_WITH_EIP,
             EIP_BANDWIDTH,
             EIP_ISP,
             EIP_TAGS,

@@ -1,10 +1,13 @@
 //! Names kube-eip writes or reads besides the pod's input annotations: output annotations,
-//! the pod condition, finalizers, node annotations and labels, and the EIP ownership tags.
+//! the pod condition and event reasons, finalizers, node annotations and labels, the PodEIP
+//! node label, and the EIP ownership tags.
 //!
 //! Each name that carries a value has a `parse_*` / `format_*` pair, so that the writer and
 //! every reader agree on the spelling.
 
 use std::net::Ipv4Addr;
+
+use sha2::Digest as _;
 
 use crate::Error;
 use crate::annotations::AllocationId;
@@ -35,6 +38,32 @@ pub const REASON_FAILED: &str = "EipFailed";
 pub const REASON_RELEASING: &str = "EipReleasing";
 /// Condition reason: the EIP feature is switched off in `eni-config`.
 pub const REASON_DISABLED: &str = "EipDisabled";
+/// Event reason: the pod's EIP was released.
+pub const REASON_RELEASED: &str = "EipReleased";
+/// Event reason: an EIP left on the pod's private IP by an earlier owner was unbound first.
+pub const REASON_STALE_REMOVED: &str = "EipStaleRemoved";
+/// Event reason: the EIP's peak bandwidth was changed to the pod's `eip-bandwidth`.
+pub const REASON_BANDWIDTH_CHANGED: &str = "EipBandwidthChanged";
+/// Event reason: the garbage collector released an EIP or finished an orphaned PodEIP.
+pub const REASON_GARBAGE_COLLECTED: &str = "EipGarbageCollected";
+/// Event reason: an annotation value was ignored (e.g. `pod-with-eip: "yes"`); the note
+/// names the annotation, the value and what to write instead.
+pub const REASON_ANNOTATION_IGNORED: &str = "EipAnnotationIgnored";
+/// Every condition and event reason kube-eip writes.
+pub const ALL_REASONS: [&str; 12] = [
+    REASON_BOUND,
+    REASON_PENDING,
+    REASON_ASSOCIATING,
+    REASON_INVALID_ANNOTATIONS,
+    REASON_FAILED,
+    REASON_RELEASING,
+    REASON_DISABLED,
+    REASON_RELEASED,
+    REASON_STALE_REMOVED,
+    REASON_BANDWIDTH_CHANGED,
+    REASON_GARBAGE_COLLECTED,
+    REASON_ANNOTATION_IGNORED,
+];
 
 /// Finalizer the agent puts on EIP pods, so that unbinding happens before the pod is gone.
 pub const POD_FINALIZER: &str = "kube-eip.io/eip";
@@ -47,6 +76,12 @@ pub const NODE_MAX_AVAILABLE_IP: &str = "k8s.aliyun.com/max-available-ip";
 pub const NODE_ENI_QUANTITY: &str = "kube-eip.io/eni-quantity";
 /// Node annotation: private IPs per ENI (`EniPrivateIpAddressQuantity`).
 pub const NODE_ENI_PRIVATE_IP_QUANTITY: &str = "kube-eip.io/eni-private-ip-quantity";
+
+/// PodEIP label: the node whose agent owns the record (value from [`format_node_label`]).
+/// Each agent watches only the PodEIPs carrying its own node's value.
+pub const LABEL_PODEIP_NODE: &str = "kube-eip.io/node";
+/// Longest label value Kubernetes accepts.
+pub const MAX_LABEL_VALUE_CHARS: usize = 63;
 
 /// Well-known node label: instance type (e.g. `ecs.g7.large`).
 pub const LABEL_INSTANCE_TYPE: &str = "node.kubernetes.io/instance-type";
@@ -145,6 +180,37 @@ pub fn parse_condition_status(value: &str) -> Option<bool> {
     }
 }
 
+/// Value of [`LABEL_PODEIP_NODE`] for `node`: the node name itself when it is a valid label
+/// value (node names usually are), otherwise `sha256-` and the first 56 hex digits of the
+/// name's SHA-256, so that every node name maps to a valid, stable label value.
+pub fn format_node_label(node: &str) -> String {
+    if is_label_value(node) {
+        return node.to_owned();
+    }
+    let digest = hex::encode(sha2::Sha256::digest(node.as_bytes()));
+    format!(
+        "sha256-{}",
+        &digest[..MAX_LABEL_VALUE_CHARS - "sha256-".len()]
+    )
+}
+
+/// Whether a [`LABEL_PODEIP_NODE`] value names `node` (the reading side of
+/// [`format_node_label`], which is not invertible for long names).
+pub fn parse_node_label(value: &str, node: &str) -> bool {
+    value == format_node_label(node)
+}
+
+/// Whether `s` is a valid label value: at most 63 characters, alphanumerics, `-`, `_` and
+/// `.`, beginning and ending with an alphanumeric (or empty).
+pub fn is_label_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() <= MAX_LABEL_VALUE_CHARS
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && b.first().is_none_or(u8::is_ascii_alphanumeric)
+        && b.last().is_none_or(u8::is_ascii_alphanumeric)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +270,38 @@ mod tests {
             );
         }
         assert_eq!(parse_condition_status("Unknown"), None);
+    }
+
+    #[test]
+    fn node_label_round_trips_and_is_always_a_valid_label_value() {
+        for node in ["node-1", "cn-hangzhou.192.168.0.10", "n", &"a".repeat(63)] {
+            assert_eq!(format_node_label(node), node, "short names are kept");
+            assert!(parse_node_label(&format_node_label(node), node));
+        }
+        let long = format!("{}.example.internal", "a".repeat(60));
+        let other = format!("{}.example.internal", "b".repeat(60));
+        for node in [long.as_str(), other.as_str(), "UPPER_", "-x", "a b"] {
+            let v = format_node_label(node);
+            assert!(is_label_value(&v), "{node:?} -> {v:?}");
+            assert!(v.starts_with("sha256-"), "{v}");
+            assert_eq!(v.len(), MAX_LABEL_VALUE_CHARS);
+            assert!(parse_node_label(&v, node));
+        }
+        assert_ne!(format_node_label(&long), format_node_label(&other));
+        assert!(!parse_node_label("node-1", "node-2"));
+        assert!(!is_label_value(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn reasons_are_distinct_upper_camel_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in ALL_REASONS {
+            assert!(seen.insert(r), "{r} twice");
+            assert!(r.starts_with(|c: char| c.is_ascii_uppercase()), "{r}");
+            assert!(r.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
+        }
+        assert_eq!(REASON_GARBAGE_COLLECTED, "EipGarbageCollected");
+        assert_eq!(REASON_RELEASED, "EipReleased");
     }
 
     #[test]
