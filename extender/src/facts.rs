@@ -129,9 +129,16 @@ mod tests {
             eip_need(&map(&[(named, "eip-abc123")])),
             EipNeed::Named("eip-abc123".into())
         );
+        // Only exactly "true" asks for an EIP; "yes" is ignored (the agent warns about it),
+        // so the pod is scheduled as one without an EIP rather than refused.
+        assert_eq!(eip_need(&map(&[(with, "yes")])), EipNeed::None);
+        assert_eq!(
+            eip_need(&map(&[(with, "yes"), (named, "eip-abc123")])),
+            EipNeed::Named("eip-abc123".into())
+        );
         assert!(matches!(
-            eip_need(&map(&[(with, "yes")])),
-            EipNeed::Invalid(why) if why.contains(with)
+            eip_need(&map(&[(with, "true"), (named, "i-123")])),
+            EipNeed::Invalid(why) if why.contains(named)
         ));
     }
 }
