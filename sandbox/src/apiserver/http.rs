@@ -7,16 +7,18 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
+use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::auth::{self, Auth};
 use super::convert::View;
 use super::discovery;
 use super::patch::{self, PatchKind};
+use super::rbac::RequestAttributes;
 use super::registry::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
@@ -30,6 +32,7 @@ pub(crate) struct Shared {
     pub bookmark_interval: Duration,
     pub shutdown: CancellationToken,
     pub server_addr: String,
+    pub auth: Auth,
 }
 
 impl Shared {
@@ -98,6 +101,21 @@ pub(crate) async fn handle(
         .to_string();
     let method = req.method().as_str().to_string();
     tracing::debug!(%method, %path, query = req.query_string(), "apiserver request");
+    let authorization = req
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|h| h.to_str().unwrap_or_default());
+    match shared.auth.authenticate(authorization) {
+        Ok(None) => {}
+        Ok(Some(user)) => {
+            let attrs = RequestAttributes::from_request(&method, &path, &query.0);
+            let policy = auth::policy(&shared.lock());
+            if let Err(e) = shared.auth.authorize(&policy, &user, &attrs) {
+                return error_response(&e);
+            }
+        }
+        Err(e) => return error_response(&e),
+    }
     let ctx = Ctx {
         shared: shared.into_inner(),
         query,

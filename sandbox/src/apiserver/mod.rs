@@ -95,16 +95,22 @@
 //! - Bodies are JSON or YAML; protobuf bodies (what kubectl's typed clients
 //!   send for `kubectl create namespace|configmap|secret|serviceaccount`) are
 //!   decoded for those four kinds only, others get 415. Responses are JSON.
-//! - No authentication or authorization; `/openapi/v2` is an empty document
+//! - Authentication is by bearer tokens the server issues (no token: the
+//!   admin, unchecked); authorization is RBAC over the stored Roles,
+//!   ClusterRoles and bindings (see `auth` and [`rbac`]), without aggregated
+//!   ClusterRoles, escalation checks or impersonation. `/openapi/v2` is an empty document
 //!   (so kubectl skips client-side validation) and `/openapi/v3` lists no
 //!   paths.
-//! - Services, service accounts, daemon sets and RBAC objects are stored only.
+//! - Services, service accounts and daemon sets are stored only; RBAC objects
+//!   are enforced for token users.
 
+mod auth;
 mod convert;
 mod discovery;
 mod http;
 mod patch;
 mod protobuf;
+pub mod rbac;
 mod registry;
 mod schema;
 mod selector;
@@ -121,7 +127,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 
+pub use auth::AuditEntry;
 use http::Shared;
+use rbac::{Grant, UserInfo};
 use store::Store;
 
 /// Why the API server could not start or be reached.
@@ -186,6 +194,7 @@ impl ApiServer {
             bookmark_interval: opts.bookmark_interval,
             shutdown: shutdown.clone(),
             server_addr: addr.to_string(),
+            auth: auth::Auth::default(),
         });
         let data = shared.clone();
         let server = HttpServer::new(move || {
@@ -258,6 +267,48 @@ impl RunningApiServer {
             c = KUBECONFIG_CONTEXT,
             url = self.url()
         )
+    }
+
+    /// A kubeconfig like [`Self::kubeconfig`] whose user authenticates with `token`.
+    pub fn kubeconfig_with_token(&self, token: &str) -> String {
+        self.kubeconfig()
+            .replace("  user: {}\n", &format!("  user:\n    token: {token}\n"))
+    }
+
+    /// Issues a bearer token for `user`; requests with it are authorized by RBAC and
+    /// recorded in [`Self::audit`].
+    pub fn issue_token(&self, user: UserInfo) -> String {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.shared.auth.insert(token.clone(), user);
+        token
+    }
+
+    /// A token of the ServiceAccount `namespace/name` (user
+    /// `system:serviceaccount:NS:NAME`, in its groups).
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
+        self.issue_token(UserInfo::service_account(namespace, name))
+    }
+
+    /// A kube client that authenticates with `token`.
+    pub async fn client_with_token(&self, token: &str) -> Result<kube::Client, ApiServerError> {
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_with_token(token))
+            .map_err(ApiServerError::Kubeconfig)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(ApiServerError::Kubeconfig)?;
+        kube::Client::try_from(config).map_err(ApiServerError::Client)
+    }
+
+    /// Every kind of request token users made (attributes, user, allowed or denied)
+    /// with how often, in a stable order.
+    pub fn audit(&self) -> Vec<(AuditEntry, u64)> {
+        self.shared.auth.audit()
+    }
+
+    /// The rules the stored RBAC objects grant to `user` right now.
+    pub fn grants(&self, user: &UserInfo) -> Vec<Grant> {
+        auth::policy(&self.shared.lock()).grants(user)
     }
 
     /// Write [`Self::kubeconfig`] to `path`.
