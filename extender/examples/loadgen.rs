@@ -1,8 +1,10 @@
 //! Load generator over real HTTP on loopback, with a view of 5,000 nodes and ~150,000 pods:
 //! resident memory of the view, filter latency in the handler and over HTTP (5,000 names),
 //! throughput with 500 names, and full-Nodes filter latency (500 nodes of ~12 KiB).
-//! `cargo run --release -p eip-extender --example loadgen [-- SECONDS]`
-//! Client and server share the machine's cores, as they would on a 2-core node.
+//! `cargo run --release -p eip-extender --example loadgen [-- [SECONDS] [--in-process]]`
+//! The server runs in a child process (`loadgen --serve`), as the extender runs apart from
+//! kube-scheduler; `--in-process` serves from this process instead. Either way client and
+//! server share the machine's cores.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -13,8 +15,13 @@ use eip_extender::decide::Scoring;
 use eip_extender::http::{AppState, Readiness, configure};
 use eip_extender::testkit::synthetic;
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident memory of this process, or of `pid`.
+fn rss_mib(pid: Option<u32>) -> f64 {
+    let path = pid.map_or_else(
+        || "/proc/self/status".to_string(),
+        |p| format!("/proc/{p}/status"),
+    );
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| {
             s.lines()
@@ -44,26 +51,104 @@ fn report(what: &str, mut v: Vec<Duration>) {
     );
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let secs: u64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let before = rss_mib();
-    let t = Instant::now();
-    let cluster = synthetic::cluster(5_000, 30);
-    println!(
-        "view: {} nodes, {} pods built in {:.2} s; RSS {before:.1} MiB -> {:.1} MiB",
-        cluster.node_count(),
-        cluster.pod_count(),
-        t.elapsed().as_secs_f64(),
-        rss_mib()
-    );
-    let state = Arc::new(RwLock::new(cluster));
+/// How the server is run: in a process of its own (as kube-scheduler and the extender are),
+/// or in this one (client and server then share one tokio runtime and its threads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Spawn `loadgen --serve` and measure from this process.
+    Client,
+    /// Serve in this process too.
+    InProcess,
+    /// Serve until killed; print `listening ADDR` first.
+    Serve,
+}
+
+fn app() -> web::Data<AppState> {
+    let state = Arc::new(RwLock::new(synthetic::cluster(5_000, 30)));
     let ready = Arc::new(Readiness::default());
     ready.synced.store(true, Ordering::Release);
-    let app = web::Data::new(AppState::new(state, None, ready, Scoring::Spread));
+    web::Data::new(AppState::new(state, None, ready, Scoring::Spread))
+}
+
+fn server(data: web::Data<AppState>) -> anyhow::Result<(actix_web::dev::Server, String)> {
+    let server =
+        HttpServer::new(move || App::new().app_data(data.clone()).configure(configure("")))
+            .workers(2)
+            .bind("127.0.0.1:0")?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no address"))?;
+    Ok((server.run(), addr.to_string()))
+}
+
+/// The server in a child process; killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server() -> anyhow::Result<(Child, String)> {
+    use std::io::BufRead;
+    let mut child = Child(
+        std::process::Command::new(std::env::current_exe()?)
+            .arg("--serve")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?,
+    );
+    let out = child
+        .0
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    std::io::BufReader::new(out).read_line(&mut line)?;
+    let addr = line
+        .strip_prefix("listening ")
+        .map(|a| a.trim().to_string())
+        .ok_or_else(|| anyhow::anyhow!("server said {line:?}"))?;
+    Ok((child, addr))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut role = Role::Client;
+    let mut secs = 5u64;
+    for a in std::env::args().skip(1) {
+        match a.as_str() {
+            "--serve" => role = Role::Serve,
+            "--in-process" => role = Role::InProcess,
+            n => secs = n.parse()?,
+        }
+    }
+    if role == Role::Serve {
+        let (server, addr) = server(app())?;
+        println!("listening {addr}");
+        server.await?;
+        return Ok(());
+    }
+
+    let before = rss_mib(None);
+    let t = Instant::now();
+    let app = app();
+    {
+        let st = app
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        println!(
+            "view: {} nodes, {} pods built in {:.2} s; RSS {before:.1} MiB -> {:.1} MiB",
+            st.node_count(),
+            st.pod_count(),
+            t.elapsed().as_secs_f64(),
+            rss_mib(None)
+        );
+    }
 
     let names5000 = synthetic::names_request(5_000);
     let names500 = synthetic::names_request(500);
@@ -80,39 +165,49 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..500 {
         let t = Instant::now();
         let out = app.filter_body(&names5000);
-        let bytes = serde_json::to_vec(&out)?;
-        std::hint::black_box(bytes);
+        std::hint::black_box(out.to_json(names5000.len() + 4096)?);
         v.push(t.elapsed());
     }
     report("handler: filter, 5000 names", v);
-    let mut v = Vec::new();
+    let (mut parse, mut total) = (Vec::new(), Vec::new());
     for _ in 0..100 {
         let t = Instant::now();
         let out = app.filter_body(&full500);
-        std::hint::black_box(serde_json::to_vec(&out)?);
-        v.push(t.elapsed());
+        let decided = t.elapsed();
+        std::hint::black_box(out.to_json(full500.len() + 4096)?);
+        parse.push(decided);
+        total.push(t.elapsed());
     }
-    report("handler: filter, 500 full nodes", v);
+    report("handler: filter, 500 full nodes (no encode)", parse);
+    report("handler: filter, 500 full nodes", total);
 
-    let data = app.clone();
-    let server =
-        HttpServer::new(move || App::new().app_data(data.clone()).configure(configure("")))
-            .workers(2)
-            .bind("127.0.0.1:0")?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| anyhow::anyhow!("no address"))?;
-    let handle = server.run();
-    let stop = handle.handle();
-    tokio::spawn(handle);
+    let (_child, addr, server_pid) = match role {
+        Role::InProcess => {
+            let (server, addr) = server(app.clone())?;
+            tokio::spawn(server);
+            (None, addr, None)
+        }
+        _ => {
+            drop(app);
+            let (child, addr) = spawn_server()?;
+            let pid = child.0.id();
+            (Some(child), addr, Some(pid))
+        }
+    };
+    println!(
+        "server: {}",
+        if server_pid.is_some() {
+            "separate process"
+        } else {
+            "this process"
+        }
+    );
     let url = format!("http://{addr}/filter");
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
 
-    let once = move |body: Vec<u8>| {
+    let once = move |body: bytes::Bytes| {
         let http = http.clone();
         let url = url.clone();
         async move {
@@ -124,12 +219,16 @@ async fn main() -> anyhow::Result<()> {
                 .send()
                 .await?;
             let b = r.bytes().await?;
-            anyhow::ensure!(!b.is_empty(), "empty answer");
+            anyhow::ensure!(b.len() > 64, "short answer");
             anyhow::Ok(t.elapsed())
         }
     };
+    let names5000 = bytes::Bytes::from(names5000);
+    let names500 = bytes::Bytes::from(names500);
+    let full500 = bytes::Bytes::from(full500);
     for _ in 0..20 {
         once(names5000.clone()).await?;
+        once(full500.clone()).await?;
     }
     let mut v = Vec::new();
     for _ in 0..300 {
@@ -137,7 +236,7 @@ async fn main() -> anyhow::Result<()> {
     }
     report("http: filter, 5000 names (sequential)", v);
     let mut v = Vec::new();
-    for _ in 0..60 {
+    for _ in 0..100 {
         v.push(once(full500.clone()).await?);
     }
     report("http: filter, 500 full nodes (sequential)", v);
@@ -166,7 +265,6 @@ async fn main() -> anyhow::Result<()> {
         println!("http: filter, 500 names, {conc} connections: {rate:.0} req/s");
         report(&format!("  latency at {conc} connections"), all);
     }
-    println!("RSS at the end: {:.1} MiB", rss_mib());
-    stop.stop(true).await;
+    println!("server RSS at the end: {:.1} MiB", rss_mib(server_pid));
     Ok(())
 }

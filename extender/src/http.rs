@@ -3,6 +3,7 @@
 //! answer; semantic failures of filter and bind are answered 200 with `Error` (the
 //! scheduler ignores the body of any other status).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -11,19 +12,19 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use eip_core::extender::{
-    ExtenderArgs, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult,
-    ExtenderPreemptionArgs, ExtenderPreemptionResult, HostPriority, MAX_EXTENDER_PRIORITY,
-    MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims, NodeList, RawNode, node_name,
+    ExtenderBindingArgs, ExtenderBindingResult, ExtenderPreemptionArgs, ExtenderPreemptionResult,
+    HostPriority, MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
+use serde_json::value::RawValue;
 
 use crate::bind::{BindCoordinator, BindOutcome};
 use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
 use crate::facts;
 use crate::metrics::Metrics;
 use crate::state::{ClusterState, NodeFacts, PodFacts};
-use crate::wire::NodeLite;
+use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite, node_item_name};
 
 /// Request bodies above this are refused: room for 5,000 full Node objects of ~12 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -93,18 +94,19 @@ impl AppState {
     }
 }
 
-/// A parsed filter/prioritize request.
-struct Parsed {
+/// A parsed filter/prioritize request; full-Nodes items are borrowed from the body.
+struct Parsed<'b> {
     pod: PodFacts,
-    mode: Mode,
+    mode: Mode<'b>,
 }
 
-enum Mode {
+enum Mode<'b> {
     Names(Vec<String>),
-    Nodes(Vec<(String, Option<NodeFacts>, RawNode)>),
+    /// Per item: its name, its facts when the view does not know the node, the item.
+    Nodes(Vec<(Cow<'b, str>, Option<NodeFacts>, &'b RawValue)>),
 }
 
-impl Mode {
+impl Mode<'_> {
     fn len(&self) -> usize {
         match self {
             Mode::Names(n) => n.len(),
@@ -123,8 +125,11 @@ fn pod_facts(pod: &Pod, verb: &str) -> Result<PodFacts, String> {
 }
 
 impl AppState {
-    fn parse_args(&self, body: &[u8], verb: &str) -> Result<Parsed, String> {
-        let args: ExtenderArgs =
+    /// Parse a filter/prioritize body. The body is read once, validating all of it, with
+    /// the node items borrowed rather than copied; of each item only `metadata.name` is
+    /// read again, except for nodes the view does not know, whose facts come from the item.
+    fn parse_args<'b>(&self, body: &'b [u8], verb: &str) -> Result<Parsed<'b>, String> {
+        let args: ExtenderArgsRef<'b> =
             serde_json::from_slice(body).map_err(|e| format!("malformed {verb} request: {e}"))?;
         let pod = pod_facts(&args.pod, verb)?;
         let mode = match (args.nodes, args.node_names) {
@@ -143,7 +148,7 @@ impl AppState {
                 let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 let mut out = Vec::with_capacity(list.items.len());
                 for (i, raw) in list.items.into_iter().enumerate() {
-                    let Some(name) = node_name(&raw).map(|n| n.into_owned()) else {
+                    let Some(name) = node_item_name(raw) else {
                         return Err(format!(
                             "{verb} request's Nodes item {i} has no metadata.name"
                         ));
@@ -165,7 +170,7 @@ impl AppState {
         Ok(Parsed { pod, mode })
     }
 
-    fn verdicts(&self, st: &ClusterState, p: &Parsed) -> Vec<NodeVerdict> {
+    fn verdicts(&self, st: &ClusterState, p: &Parsed<'_>) -> Vec<NodeVerdict> {
         match &p.mode {
             Mode::Names(names) => {
                 decide::filter(st, &p.pod, names.iter().map(|n| (n.as_str(), None)))
@@ -173,19 +178,20 @@ impl AppState {
             Mode::Nodes(nodes) => decide::filter(
                 st,
                 &p.pod,
-                nodes.iter().map(|(n, f, _)| (n.as_str(), f.as_ref())),
+                nodes.iter().map(|(n, f, _)| (n.as_ref(), f.as_ref())),
             ),
         }
     }
 
-    /// The whole filter call on a body: what the handler answers (always HTTP 200).
-    pub fn filter_body(&self, body: &[u8]) -> ExtenderFilterResult {
+    /// The whole filter call on a body: what the handler answers (always HTTP 200). Passing
+    /// full nodes are borrowed from `body`.
+    pub fn filter_body<'b>(&self, body: &'b [u8]) -> FilterReply<'b> {
         let parsed = match self.parse_args(body, "filter") {
             Ok(p) => p,
-            Err(e) => return ExtenderFilterResult::error(e),
+            Err(e) => return FilterReply::error(e),
         };
         if let Err(why) = self.synced() {
-            return ExtenderFilterResult::error(why);
+            return FilterReply::error(why);
         }
         let verdicts = {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -222,10 +228,16 @@ impl AppState {
                 for ((name, _, raw), v) in items.into_iter().zip(verdicts) {
                     match v {
                         Ok(_) => pass.push(raw),
-                        Err(r) => fail(name, r),
+                        Err(r) => fail(name.into_owned(), r),
                     }
                 }
-                (Some(NodeList::new(pass)), None)
+                (
+                    Some(NodeListRef {
+                        items: pass,
+                        ..NodeListRef::default()
+                    }),
+                    None,
+                )
             }
         };
         for (k, c) in ReasonKind::ALL.iter().zip(counts) {
@@ -233,7 +245,7 @@ impl AppState {
                 self.metrics.rejected_many(*k, c);
             }
         }
-        ExtenderFilterResult {
+        FilterReply {
             nodes,
             node_names,
             failed_nodes: failed,
@@ -256,7 +268,10 @@ impl AppState {
         let scores = decide::prioritize(self.scoring, &verdicts, &parsed.pod);
         let names: Vec<String> = match parsed.mode {
             Mode::Names(n) => n,
-            Mode::Nodes(n) => n.into_iter().map(|(name, _, _)| name).collect(),
+            Mode::Nodes(n) => n
+                .into_iter()
+                .map(|(name, _, _)| name.into_owned())
+                .collect(),
         };
         Ok(names
             .into_iter()
@@ -391,35 +406,36 @@ fn too_large(limit: usize) -> String {
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
-    json_sized(status, v, 256)
-}
-
-/// Encode into a buffer sized up front: a full-Nodes answer echoes megabytes, and growing a
-/// buffer by doubling copies it over and over.
-fn json_sized<T: serde::Serialize>(status: StatusCode, v: &T, size_hint: usize) -> HttpResponse {
-    let mut buf = Vec::with_capacity(size_hint);
-    match serde_json::to_writer(&mut buf, v).map(|()| buf) {
+    match serde_json::to_vec(v) {
         Ok(b) => HttpResponse::build(status)
             .content_type("application/json")
             .body(b),
-        Err(e) => {
-            HttpResponse::InternalServerError().body(format!("failed to encode response: {e}"))
-        }
+        Err(e) => encode_failed(&e),
     }
+}
+
+fn encode_failed(e: &serde_json::Error) -> HttpResponse {
+    HttpResponse::InternalServerError().body(format!("failed to encode response: {e}"))
 }
 
 async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let t = Instant::now();
-    let (out, hint) = match read_body(&req, payload, app.body_limit).await {
-        Ok(body) => (app.filter_body(&body), body.len().saturating_add(4096)),
-        Err(e) => (ExtenderFilterResult::error(e), 256),
+    let body = read_body(&req, payload, app.body_limit).await;
+    let out = match &body {
+        Ok(body) => app.filter_body(body),
+        Err(e) => FilterReply::error(e.clone()),
     };
     if !out.error.is_empty() {
         tracing::warn!(verb = "filter", error = %out.error, "filter refused");
     }
     app.metrics
         .observe("filter", out.error.is_empty(), t.elapsed().as_secs_f64());
-    json_sized(StatusCode::OK, &out, hint)
+    // the answer is at most the request's passing nodes plus the reasons
+    let hint = body.as_ref().map_or(256, |b| b.len().saturating_add(4096));
+    match out.to_json(hint) {
+        Ok(b) => HttpResponse::Ok().content_type("application/json").body(b),
+        Err(e) => encode_failed(&e),
+    }
 }
 
 async fn prioritize(
