@@ -269,6 +269,11 @@ impl Cluster {
         &self.kubeconfig
     }
 
+    /// The sandbox API server (`None` on a real cluster): tokens, RBAC, audit.
+    pub fn api_server(&self) -> Option<&RunningApiServer> {
+        self.api.as_ref()
+    }
+
     /// Whether this runs on the sandbox (not a real cluster).
     pub fn is_sandbox(&self) -> bool {
         self.api.is_some()
