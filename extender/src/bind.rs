@@ -138,6 +138,28 @@ impl BindCoordinator {
         g.entry(node.to_string()).or_default().clone()
     }
 
+    /// Drop the guards of nodes the view no longer knows (deleted from the Node watch) that
+    /// no bind holds or waits for; returns how many were dropped. A bind holds a clone of
+    /// its guard while it waits and runs, and clones are only taken under the map's lock,
+    /// so a guard with no clone out can go: the next bind to that name starts a fresh one.
+    pub fn prune_guards(&self) -> usize {
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        let mut g = self.guards.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = g.len();
+        g.retain(|node, guard| {
+            Arc::strong_count(guard) > 1 || st.node(node).is_some_and(|e| e.facts.is_some())
+        });
+        before - g.len()
+    }
+
+    /// Nodes with a guard (for `/debug/state`-style checks and tests).
+    pub fn guard_count(&self) -> usize {
+        self.guards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Bind `namespace/name` (uid) to `node`.
     pub async fn bind(&self, namespace: &str, name: &str, uid: &str, node: &str) -> BindOutcome {
         if namespace.is_empty() || name.is_empty() || node.is_empty() {

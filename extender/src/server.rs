@@ -116,8 +116,13 @@ pub async fn start(
             settings.vpc_id.clone(),
         )));
     }
+    let binder = Arc::new(BindCoordinator::new(
+        state.clone(),
+        Arc::new(KubeBinder::new(client.clone())),
+    ));
     {
         let state = state.clone();
+        let binder = binder.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
             loop {
@@ -132,6 +137,8 @@ pub async fn start(
                         "dropped reservations the pod watch never confirmed"
                     );
                 }
+                // bind guards of nodes deleted from the watch
+                binder.prune_guards();
             }
         }));
     }
@@ -147,10 +154,6 @@ pub async fn start(
             ready.clone(),
         )));
     }
-    let binder = Arc::new(BindCoordinator::new(
-        state.clone(),
-        Arc::new(KubeBinder::new(client)),
-    ));
     let data = web::Data::new(AppState::new(
         state.clone(),
         Some(binder),

@@ -209,3 +209,58 @@ async fn burst_over_http_binds_exactly_the_free_slots() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_of_deleted_nodes_are_pruned_unless_held() {
+    tokio::time::timeout(TIMEOUT, async {
+        let mut s = region(0);
+        for n in ["stays", "goes", "busy"] {
+            s.apply_node(node(n).max_ips(8).build());
+        }
+        for p in ["a", "b", "c"] {
+            s.apply_pod(pod(p).build());
+        }
+        let state = Arc::new(RwLock::new(s));
+        let binder = Arc::new(FakeBinder::with_delay(Duration::from_millis(300)));
+        let coord = Arc::new(BindCoordinator::new(state.clone(), binder.clone()));
+        for (p, n) in [("a", "stays"), ("b", "goes")] {
+            assert_eq!(
+                coord.bind("default", p, &format!("uid-{p}"), n).await,
+                BindOutcome::Bound
+            );
+        }
+        // a bind to "busy" is in flight (holding its guard) when "busy" is deleted
+        let in_flight = {
+            let coord = coord.clone();
+            tokio::spawn(async move { coord.bind("default", "c", "uid-c", "busy").await })
+        };
+        while binder.calls.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(coord.guard_count(), 3);
+        state.write().unwrap().delete_node("goes");
+        state.write().unwrap().delete_node("busy");
+        assert_eq!(
+            coord.prune_guards(),
+            1,
+            "only the idle guard of a deleted node"
+        );
+        assert_eq!(coord.guard_count(), 2);
+        assert_eq!(in_flight.await.unwrap(), BindOutcome::Bound);
+        assert_eq!(coord.prune_guards(), 1, "released once its bind is done");
+        assert_eq!(coord.guard_count(), 1, "the known node keeps its guard");
+        // a node deleted and back: binds take a fresh guard
+        state
+            .write()
+            .unwrap()
+            .apply_node(node("goes").max_ips(8).build());
+        state.write().unwrap().apply_pod(pod("d").build());
+        assert_eq!(
+            coord.bind("default", "d", "uid-d", "goes").await,
+            BindOutcome::Bound
+        );
+        assert_eq!(coord.guard_count(), 2);
+    })
+    .await
+    .expect("test timed out");
+}
