@@ -1,6 +1,7 @@
 //! Command line and start-up: learn the instance from the metadata service, build the
-//! cloud client, publish the node's capacity, start the agent and the operations endpoint,
-//! stop gracefully on SIGTERM / Ctrl-C.
+//! cloud client, publish the node's capacity, start the agent (whose start-up pass
+//! reconciles everything of this node before `/readyz` answers ok) and the operations
+//! endpoint; stop gracefully on SIGTERM / Ctrl-C, or fail when the agent's loop ended.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -90,7 +91,6 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let mut cfg = AgentConfig::new(args.node_name.clone(), args.cluster_id.clone());
     cfg.gc_period = args.gc_period;
     cfg.gc_grace = args.gc_grace;
-    cfg.lease_duration = args.gc_period.saturating_mul(2);
     let ctx = Arc::new(Context::new(
         client,
         cloud,
@@ -100,10 +100,16 @@ pub async fn run(args: Args) -> Result<(), Error> {
         metrics,
         None,
     ));
-    let agent = crate::runner::start(ctx.clone()).await?;
-    let ops = crate::http::serve(args.listen, ctx)?;
-    tracing::info!(addr = %ops.addr, "serving /healthz, /metrics, /debug/state");
-    shutdown_signal().await;
+    let mut agent = crate::runner::start(ctx.clone()).await?;
+    let ops = crate::http::serve(args.listen, ctx, agent.health.clone())?;
+    tracing::info!(addr = %ops.addr, "serving /healthz, /readyz, /metrics, /debug/state");
+    tokio::select! {
+        _ = shutdown_signal() => {}
+        _ = agent.finished() => {
+            ops.stop().await;
+            return Err(Error::Stopped);
+        }
+    }
     tracing::info!("shutting down: finishing the steps in flight");
     agent.shutdown().await;
     ops.stop().await;

@@ -13,7 +13,7 @@ use eip_cloud::args::{
 };
 use eip_cloud::metadata::MetadataClient;
 use eip_cloud::{Cloud, WaitTarget, Waiter};
-use eip_core::annotations::{EipRequest, ReleaseStrategy};
+use eip_core::annotations::{EipRequest, ReleaseStrategy, ignored_annotations};
 use eip_core::names;
 use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec};
 use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
@@ -480,6 +480,23 @@ pub async fn drive(
         .get_opt(name)
         .await
         .map_err(Error::kube(format!("read PodEIP {ns}/{name}")))?;
+    let rec = match (rec, &pod) {
+        (Some(r), Some(_)) => Some(label_for_node(&recs, r, &ctx.cfg.node_name).await?),
+        (rec, _) => rec,
+    };
+    if let Some(p) = &pod {
+        // Once per pod and value: `event` publishes a Warning only once.
+        for ignored in ignored_annotations(p.annotations()) {
+            ctx.event(
+                &p.object_ref(&()),
+                EventType::Warning,
+                names::REASON_ANNOTATION_IGNORED,
+                ignored.to_string(),
+                "Validate",
+            )
+            .await;
+        }
+    }
     let verify = match pod.as_ref().and_then(|p| p.uid()) {
         Some(uid) => lock(&ctx.verified)
             .get(&uid)
@@ -501,6 +518,24 @@ pub async fn drive(
     };
     run.owner_replicas = run.owner_replicas().await;
     run.go().await
+}
+
+/// Keeps the record's [`names::LABEL_PODEIP_NODE`] on this node, the node of its pod: a
+/// record kept under a TTL follows its pod to another node, and a record written without
+/// the label gets it. Each agent watches only the records labelled with its node.
+async fn label_for_node(recs: &Api<PodEIP>, rec: PodEIP, node: &str) -> Result<PodEIP, Error> {
+    let want = names::format_node_label(node);
+    if rec.labels().get(names::LABEL_PODEIP_NODE) == Some(&want) {
+        return Ok(rec);
+    }
+    let patch = json!({"metadata": {"labels": {names::LABEL_PODEIP_NODE: want}}});
+    let name = rec.name_any();
+    recs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(Error::kube(format!(
+            "label PodEIP {}/{name} with node {node}",
+            rec.namespace().unwrap_or_default()
+        )))
 }
 
 impl Run<'_> {
@@ -887,7 +922,7 @@ impl Run<'_> {
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Normal,
-                    "EipStaleRemoved",
+                    names::REASON_STALE_REMOVED,
                     format!(
                         "removed EIP {id} left on private IP {ip} before associating this pod's EIP"
                     ),
@@ -979,7 +1014,7 @@ impl Run<'_> {
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Normal,
-                    "EipBandwidthChanged",
+                    names::REASON_BANDWIDTH_CHANGED,
                     format!("EIP {id} bandwidth set to {mbps} Mbit/s"),
                     "Modify",
                 )
@@ -1047,7 +1082,7 @@ impl Run<'_> {
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Normal,
-                    "EipReleased",
+                    names::REASON_RELEASED,
                     format!("EIP {id} released"),
                     "Release",
                 )
@@ -1165,6 +1200,10 @@ impl Run<'_> {
         let mut rec = PodEIP::new(&self.name, spec.clone());
         rec.metadata.namespace = Some(self.ns.clone());
         rec.metadata.finalizers = Some(vec![names::PODEIP_FINALIZER.to_owned()]);
+        rec.metadata.labels = Some(BTreeMap::from([(
+            names::LABEL_PODEIP_NODE.to_owned(),
+            names::format_node_label(&self.ctx.cfg.node_name),
+        )]));
         match self.recs.create(&PostParams::default(), &rec).await {
             Ok(r) => self.rec = Some(r),
             Err(kube::Error::Api(s)) if s.code == 409 => {

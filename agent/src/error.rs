@@ -36,6 +36,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The agent's loop ended by itself (its watches or controller stopped); the process
+    /// exits so that it is restarted.
+    #[error("the agent stopped unexpectedly; restart it (see the log above for why)")]
+    Stopped,
     /// The reconcile gave up for now (too many steps); it is retried.
     #[error("reconcile of {0} did not settle; retrying")]
     Unsettled(String),

@@ -1,4 +1,6 @@
-//! Operations endpoint: `/healthz`, `/metrics` (Prometheus text), `/debug/state` (JSON).
+//! Operations endpoint: `/healthz` (liveness: the agent's loop runs), `/readyz` (readiness:
+//! the start-up pass finished, see [`Health`]), `/metrics` (Prometheus text),
+//! `/debug/state` (JSON).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,9 +10,27 @@ use serde_json::json;
 
 use crate::controller::Context;
 use crate::error::Error;
+use crate::runner::Health;
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
+fn probe(ok: bool, not_ok: &'static str) -> HttpResponse {
+    if ok {
+        HttpResponse::Ok().content_type("text/plain").body("ok")
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(not_ok)
+    }
+}
+
+async fn healthz(health: web::Data<Arc<Health>>) -> HttpResponse {
+    probe(health.is_alive(), "the agent's loop stopped")
+}
+
+async fn readyz(health: web::Data<Arc<Health>>) -> HttpResponse {
+    probe(
+        health.is_ready(),
+        "the start-up pass has not finished: the pods, PodEIPs and EIPs of this node are being reconciled",
+    )
 }
 
 async fn metrics(ctx: web::Data<Arc<Context>>) -> HttpResponse {
@@ -46,8 +66,9 @@ impl OpsServer {
 }
 
 /// Serves the operations endpoints on `addr` (port 0 picks a free port).
-pub fn serve(addr: SocketAddr, ctx: Arc<Context>) -> Result<OpsServer, Error> {
+pub fn serve(addr: SocketAddr, ctx: Arc<Context>, health: Arc<Health>) -> Result<OpsServer, Error> {
     let data = web::Data::new(ctx);
+    let health = web::Data::new(health);
     let err = |source| Error::Serve {
         addr: addr.to_string(),
         source,
@@ -55,7 +76,9 @@ pub fn serve(addr: SocketAddr, ctx: Arc<Context>) -> Result<OpsServer, Error> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(health.clone())
             .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics))
             .route("/debug/state", web::get().to(debug_state))
     })

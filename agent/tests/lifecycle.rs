@@ -270,9 +270,10 @@ async fn bad_annotations_give_one_event_a_failed_record_and_no_cloud_call() -> a
         // Let the start-up settle, then count.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let calls = env.eip_calls();
-        let cases: [(&str, &[(&str, &str)]); 5] = [
+        // (pod-with-eip other than "true" is not invalid but ignored with a warning:
+        // startup.rs::pod_with_eip_other_than_true_warns_once_and_the_pod_runs_without_an_eip)
+        let cases: [(&str, &[(&str, &str)]); 4] = [
             ("bad-bw", &[WITH_EIP, (annotations::EIP_BANDWIDTH, "fast")]),
-            ("bad-bool", &[(annotations::POD_WITH_EIP, "yes")]),
             ("bad-isp", &[WITH_EIP, (annotations::EIP_ISP, "Moon")]),
             ("bad-id", &[(annotations::POD_EIP_INSTANCEID, "i-123")]),
             (
@@ -461,7 +462,11 @@ async fn operations_endpoints_serve_health_metrics_and_state() -> anyhow::Result
     bounded(async {
         let env = Env::start(EnvOptions::default()).await?;
         let agent = env.agent(env.agent_config(0), 0, None).await?;
-        let ops = eip_agent::http::serve("127.0.0.1:0".parse()?, agent.ctx.clone())?;
+        let ops = eip_agent::http::serve(
+            "127.0.0.1:0".parse()?,
+            agent.ctx.clone(),
+            agent.health.clone(),
+        )?;
         env.pod("seen", 0, &[WITH_EIP]).await?;
         env.wait_bound("seen", WAIT).await?;
         let base = format!("http://{}", ops.addr);

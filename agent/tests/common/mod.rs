@@ -58,6 +58,34 @@ where
     }
 }
 
+/// The requests a [`Env::recording_client`] sent, as URIs (path and query).
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl RequestLog {
+    fn push(&self, uri: String) {
+        match self.0.lock() {
+            Ok(mut g) => g.push(uri),
+            Err(p) => p.into_inner().push(uri),
+        }
+    }
+
+    /// Every request so far, percent-decoded.
+    pub fn uris(&self) -> Vec<String> {
+        let g = match self.0.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.iter()
+            .map(|u| {
+                percent_encoding::percent_decode_str(u)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+}
+
 /// One simulated node.
 #[derive(Debug)]
 pub struct SimNode {
@@ -227,10 +255,24 @@ impl Env {
         cloud: Arc<dyn Cloud>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<RunningAgent> {
+        self.agent_on(self.client.clone(), cfg, node, crash, cloud, metrics)
+            .await
+    }
+
+    /// Starts an agent for node `node` with this Kubernetes client and cloud client.
+    pub async fn agent_on(
+        &self,
+        client: Client,
+        cfg: AgentConfig,
+        node: usize,
+        crash: Option<Arc<CrashPlan>>,
+        cloud: Arc<dyn Cloud>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<RunningAgent> {
         let n = self.nodes.get(node).context("no such node")?;
         let md = MetadataClient::new(self.sim.metadata_url(&n.cfg.instance_id));
         let ctx = Arc::new(Context::new(
-            self.client.clone(),
+            client,
             cloud,
             Some(md),
             Some(n.cfg.instance_id.clone()),
@@ -239,6 +281,22 @@ impl Env {
             crash,
         ));
         Ok(runner::start(ctx).await?)
+    }
+
+    /// A client on the API server that records the path and query of every request it sends.
+    pub async fn recording_client(&self) -> anyhow::Result<(Client, RequestLog)> {
+        let log = RequestLog::default();
+        let seen = log.clone();
+        let layer = tower::ServiceBuilder::new().map_request(
+            move |req: http::Request<kube::client::Body>| {
+                seen.push(req.uri().to_string());
+                req
+            },
+        );
+        let client = kube::client::ClientBuilder::try_from(self.api.config().await?)?
+            .with_layer(&layer)
+            .build();
+        Ok((client, log))
     }
 
     /// Writes `eni-config` (keeping a Terway key that must survive).
