@@ -23,7 +23,9 @@
 //!   zone count (`None`) is not checked, so a slow cloud view never blocks scheduling.
 //! * Region EIP quota (allocated + approved-but-not-yet-allocated must stay below the quota),
 //!   the feature switch, host-network EIP pods and every named-EIP problem are
-//!   **unresolvable**: no eviction on one node changes them.
+//!   **unresolvable** on filter: evicting pods that merely use a slot changes none of them.
+//!   Only a victim whose new EIP is released with it (strategy `Follow`) returns a quota
+//!   unit; [`preemption_makes_room`] counts those when the scheduler does propose victims.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -626,13 +628,22 @@ pub fn check<'a>(
 pub struct Victim {
     /// It holds a pod IP slot on the node ([`pod_uses_slot`]).
     pub uses_slot: bool,
-    /// Its EIP is released with it (a new EIP under `Follow`), returning one unit of quota.
+    /// It counts against the region quota (an EIP allocated for it, or approved and not yet
+    /// allocated) and that EIP goes with the pod (a new EIP under release strategy
+    /// `Follow`), so its eviction returns one unit. A named EIP, or one kept under `Never`
+    /// or a duration, stays allocated and returns nothing.
     pub frees_eip_quota: bool,
 }
 
 /// Whether evicting `victims` lets the pod go on the node: the same checks as [`check`],
 /// with the victims' slots and quota given back. Victims on the node also return their
 /// secondary IPs to the node's ENIs, which makes an exhausted zone irrelevant for the pod.
+///
+/// Quota comes back only from victims whose EIP is released with them
+/// ([`Victim::frees_eip_quota`]): for a pod that needs a new EIP in a region at its quota,
+/// a node is fixed only if its victims both free a slot and release enough EIPs. Nothing
+/// else that [`check_pod`] refuses (feature off, host network, named EIP) changes with an
+/// eviction.
 pub fn preemption_makes_room(
     pod: &PodDemand<'_>,
     region: &RegionView<'_>,
@@ -643,8 +654,12 @@ pub fn preemption_makes_room(
     let quota = victims.iter().filter(|v| v.frees_eip_quota).count();
     let slots = u32::try_from(slots).unwrap_or(u32::MAX);
     let quota = u32::try_from(quota).unwrap_or(u32::MAX);
+    // a freed unit is an allocated EIP or an approved one not allocated yet: give back
+    // allocated first, then pending, so the sum the quota check uses drops by `quota`
+    let from_allocated = quota.min(region.eips_allocated);
     let region_after = RegionView {
-        eips_allocated: region.eips_allocated.saturating_sub(quota),
+        eips_allocated: region.eips_allocated - from_allocated,
+        eips_pending: region.eips_pending.saturating_sub(quota - from_allocated),
         ..*region
     };
     // Victims are reserved-or-used pods; give back used first, then reservations.
@@ -1196,61 +1211,216 @@ mod tests {
 
     #[test]
     fn preemption() {
-        let full = node("n1").instance_type("ecs.g7.large").used(20);
-        let slot = Victim {
+        const SLOT: Victim = Victim {
             uses_slot: true,
             frees_eip_quota: false,
         };
-        let host = Victim {
+        const HOST: Victim = Victim {
             uses_slot: false,
             frees_eip_quota: false,
         };
-        let eip = Victim {
+        // an EIP pod whose new EIP is released with it (Follow)
+        const FOLLOW: Victim = Victim {
             uses_slot: true,
             frees_eip_quota: true,
         };
-        assert!(preemption_makes_room(&WITH_EIP, &region(), &full, &[slot]));
-        assert!(!preemption_makes_room(
-            &WITH_EIP,
-            &region(),
-            &full,
-            &[host, host]
-        ));
-        assert!(!preemption_makes_room(&WITH_EIP, &region(), &full, &[]));
-        // reservations: 19 used + 2 reserved needs two victims
+        let full = node("n1").instance_type("ecs.g7.large").used(20);
+        let roomy = node("n1").instance_type("ecs.g7.large").used(5);
+        // 19 used + 2 reserved of 20
         let reserved = node("n1")
             .instance_type("ecs.g7.large")
             .used(19)
             .reserved(2);
-        assert!(!preemption_makes_room(
-            &PLAIN,
-            &region(),
-            &reserved,
-            &[slot]
-        ));
-        assert!(preemption_makes_room(
-            &PLAIN,
-            &region(),
-            &reserved,
-            &[slot, slot]
-        ));
-        // an exhausted zone: a victim's IP goes back to the node's ENI
-        let zone = node("n1").instance_type("ecs.g7.large").zone_free(Some(0));
-        assert!(preemption_makes_room(&PLAIN, &region(), &zone, &[slot]));
-        assert!(!preemption_makes_room(&PLAIN, &region(), &zone, &[host]));
-        // quota: only a victim whose EIP is released gives quota back
+        let zone_dry = node("n1").instance_type("ecs.g7.large").zone_free(Some(0));
         let at_quota = RegionView {
             eips_allocated: 20,
             ..region()
         };
-        assert!(!preemption_makes_room(&WITH_EIP, &at_quota, &full, &[slot]));
-        assert!(preemption_makes_room(&WITH_EIP, &at_quota, &full, &[eip]));
-        // unknown capacity is never fixed by eviction
-        assert!(!preemption_makes_room(
-            &PLAIN,
-            &region(),
-            &node("n9"),
-            &[slot, slot]
-        ));
+        let two_over = RegionView {
+            eips_allocated: 21,
+            ..region()
+        };
+        // quota used up by approved pods whose EIPs are not allocated yet
+        let pending_only = RegionView {
+            eips_pending: 20,
+            ..region()
+        };
+        let rob_off_in_use = named(NamedEipState::BoundElsewhere { by: Some("eni-1") });
+        let off = RegionView {
+            eip_enabled: false,
+            ..region()
+        };
+        let cases: Vec<(
+            &str,
+            PodDemand<'static>,
+            RegionView<'static>,
+            NodeView<'static>,
+            Vec<Victim>,
+            bool,
+        )> = vec![
+            (
+                "a slot freed on a full node",
+                PLAIN,
+                region(),
+                full,
+                vec![SLOT],
+                true,
+            ),
+            (
+                "EIP pod, quota left, slot freed",
+                WITH_EIP,
+                region(),
+                full,
+                vec![SLOT],
+                true,
+            ),
+            (
+                "host-network victims free no slot",
+                WITH_EIP,
+                region(),
+                full,
+                vec![HOST, HOST],
+                false,
+            ),
+            ("no victims", WITH_EIP, region(), full, vec![], false),
+            (
+                "reservations: one victim is not enough",
+                PLAIN,
+                region(),
+                reserved,
+                vec![SLOT],
+                false,
+            ),
+            (
+                "reservations: two victims are",
+                PLAIN,
+                region(),
+                reserved,
+                vec![SLOT, SLOT],
+                true,
+            ),
+            (
+                "exhausted zone: a victim's IP goes back to the ENI",
+                PLAIN,
+                region(),
+                zone_dry,
+                vec![SLOT],
+                true,
+            ),
+            (
+                "exhausted zone: nothing returned",
+                PLAIN,
+                region(),
+                zone_dry,
+                vec![HOST],
+                false,
+            ),
+            (
+                "at quota: a victim without a released EIP frees no unit",
+                WITH_EIP,
+                at_quota,
+                full,
+                vec![SLOT],
+                false,
+            ),
+            (
+                "at quota: a Follow victim frees a unit and its slot",
+                WITH_EIP,
+                at_quota,
+                full,
+                vec![FOLLOW],
+                true,
+            ),
+            (
+                "at quota, node roomy: a Follow victim is enough",
+                WITH_EIP,
+                at_quota,
+                roomy,
+                vec![FOLLOW],
+                true,
+            ),
+            (
+                "at quota, node roomy: other victims do not help",
+                WITH_EIP,
+                at_quota,
+                roomy,
+                vec![SLOT, SLOT],
+                false,
+            ),
+            (
+                "one over quota: one Follow victim is not enough",
+                WITH_EIP,
+                two_over,
+                full,
+                vec![FOLLOW],
+                false,
+            ),
+            (
+                "one over quota: two are",
+                WITH_EIP,
+                two_over,
+                full,
+                vec![FOLLOW, FOLLOW, SLOT],
+                true,
+            ),
+            (
+                "quota held by pending approvals: a pending Follow victim frees one",
+                WITH_EIP,
+                pending_only,
+                full,
+                vec![FOLLOW],
+                true,
+            ),
+            (
+                "a retained EIP needs no unit",
+                PodDemand {
+                    host_network: false,
+                    eip: EipDemand::Retained,
+                },
+                at_quota,
+                full,
+                vec![SLOT],
+                true,
+            ),
+            (
+                "named EIP bound elsewhere: no eviction helps",
+                rob_off_in_use,
+                region(),
+                full,
+                vec![FOLLOW, SLOT],
+                false,
+            ),
+            (
+                "named EIP missing: no eviction helps",
+                named(NamedEipState::Missing),
+                at_quota,
+                full,
+                vec![FOLLOW],
+                false,
+            ),
+            (
+                "feature off: no eviction helps",
+                WITH_EIP,
+                off,
+                full,
+                vec![FOLLOW],
+                false,
+            ),
+            (
+                "unknown capacity is never fixed by eviction",
+                PLAIN,
+                region(),
+                node("n9"),
+                vec![SLOT, SLOT],
+                false,
+            ),
+        ];
+        for (what, pod, region, node, victims, want) in cases {
+            assert_eq!(
+                preemption_makes_room(&pod, &region, &node, &victims),
+                want,
+                "{what}"
+            );
+        }
     }
 }

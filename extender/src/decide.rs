@@ -379,21 +379,25 @@ pub fn prioritize(scoring: Scoring, verdicts: &[NodeVerdict], pod: &PodFacts) ->
         .collect()
 }
 
-/// One preemption candidate: a node and, per proposed victim, whether evicting it frees a
-/// pod IP slot there.
+/// One preemption candidate: a node and what evicting each proposed victim gives back
+/// (a slot on this node, a region quota unit).
 #[derive(Debug, Clone)]
 pub struct Candidate<'a> {
     /// Node name.
     pub node: &'a str,
-    /// Per victim: does evicting it free a slot on this node.
-    pub victims_free_slot: Vec<bool>,
+    /// Per victim.
+    pub victims: Vec<Victim>,
 }
 
 /// Which candidates to keep: nodes where the pod fits once the victims are gone (eip-core's
-/// `preemption_makes_room`). Nodes where nothing can help (unknown capacity or node) are
-/// dropped, and all nodes when a region check fails (quota, named EIP, switch).
+/// `preemption_makes_room`). Nodes where nothing can help are dropped: no victims, a node
+/// unknown or of unknown capacity, and every node when a region check other than quota
+/// fails (feature off, host network, invalid annotations, named EIP, no cloud view). For a
+/// pod that needs a new EIP in a region at its quota (which filter reports unresolvable,
+/// so the scheduler seldom asks), a node is kept only if its victims also release enough
+/// EIPs (auto-allocated, release strategy `Follow`) to bring the region under quota.
 pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>]) -> Vec<bool> {
-    if region_check(state, pod).is_some() {
+    if region_check(state, pod).is_some_and(|r| r.kind != ReasonKind::QuotaReached) {
         return vec![false; candidates.len()];
     }
     let region = region_view(state);
@@ -405,7 +409,7 @@ pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>
     candidates
         .iter()
         .map(|c| {
-            if c.victims_free_slot.is_empty() {
+            if c.victims.is_empty() {
                 return false;
             }
             let entry = state.node(c.node);
@@ -413,15 +417,7 @@ pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>
                 return false;
             };
             let view = node_view(&zones, c.node, facts, entry);
-            let victims: Vec<Victim> = c
-                .victims_free_slot
-                .iter()
-                .map(|f| Victim {
-                    uses_slot: *f,
-                    frees_eip_quota: false,
-                })
-                .collect();
-            capacity::preemption_makes_room(&demand, &region, &view, &victims)
+            capacity::preemption_makes_room(&demand, &region, &view, &c.victims)
         })
         .collect()
 }
@@ -823,42 +819,176 @@ mod tests {
 
     #[test]
     fn preempt_keeps_only_nodes_victims_can_fix() {
-        let s = world(0, false);
-        let p = pod("p").build();
+        const SLOT: Victim = Victim {
+            uses_slot: true,
+            frees_eip_quota: false,
+        };
+        const NONE: Victim = Victim {
+            uses_slot: false,
+            frees_eip_quota: false,
+        };
+        const FOLLOW: Victim = Victim {
+            uses_slot: true,
+            frees_eip_quota: true,
+        };
+        let c = |node: &'static str, victims: &[Victim]| Candidate {
+            node,
+            victims: victims.to_vec(),
+        };
         let cands = [
-            Candidate {
-                node: "full",
-                victims_free_slot: vec![true],
+            c("full", &[SLOT]),
+            c("full", &[NONE]),
+            c("unknown", &[SLOT]),
+            c("n1", &[NONE]),
+            c("inb", &[SLOT]),
+            c("n1", &[]),
+            c("ghost", &[FOLLOW]),
+            c("full", &[FOLLOW]),
+        ];
+        struct Case {
+            what: &'static str,
+            state: ClusterState,
+            pod: PodFacts,
+            want: Vec<bool>,
+        }
+        let cases = vec![
+            Case {
+                what: "plain pod: victims that free a slot on a known node",
+                state: world(0, false),
+                pod: pod("p").build(),
+                want: vec![true, false, false, true, true, false, false, true],
             },
-            Candidate {
-                node: "full",
-                victims_free_slot: vec![false],
+            Case {
+                what: "EIP pod with quota left: the same",
+                state: world(3, false),
+                pod: pod("e").with_eip().build(),
+                want: vec![true, false, false, true, true, false, false, true],
             },
-            Candidate {
-                node: "unknown",
-                victims_free_slot: vec![true],
+            Case {
+                what: "EIP pod at quota: only a victim releasing its EIP helps",
+                state: world(17, false),
+                pod: pod("e").with_eip().build(),
+                want: vec![false, false, false, false, false, false, false, true],
             },
-            Candidate {
-                node: "n1",
-                victims_free_slot: vec![false],
+            Case {
+                what: "EIP pod two over quota: one released EIP is not enough",
+                state: world(19, false),
+                pod: pod("e").with_eip().build(),
+                want: vec![false; 8],
             },
-            Candidate {
-                node: "inb",
-                victims_free_slot: vec![true],
+            Case {
+                what: "pod whose EIP is retained needs no unit at quota",
+                state: {
+                    let mut s = world(17, false);
+                    s.apply_podeip("default", "e", Some("eip-alloc0".into()));
+                    s
+                },
+                pod: pod("e").with_eip().build(),
+                want: vec![true, false, false, true, true, false, false, true],
             },
-            Candidate {
-                node: "n1",
-                victims_free_slot: vec![],
+            Case {
+                what: "named EIP bound elsewhere: nothing helps",
+                state: world(0, false),
+                pod: pod("e").named_eip("eip-busy").build(),
+                want: vec![false; 8],
+            },
+            Case {
+                what: "feature off: nothing helps",
+                state: {
+                    let mut s = world(0, false);
+                    s.switches.eip_enabled = false;
+                    s
+                },
+                pod: pod("e").with_eip().build(),
+                want: vec![false; 8],
             },
         ];
-        assert_eq!(
-            preempt(&s, &p, &cands),
-            vec![true, false, false, true, true, false]
-        );
-        let q = world(20, false);
-        assert_eq!(
-            preempt(&q, &pod("e").with_eip().build(), &cands),
-            vec![false; 6]
-        );
+        for case in cases {
+            assert_eq!(
+                preempt(&case.state, &case.pod, &cands),
+                case.want,
+                "{}",
+                case.what
+            );
+        }
     }
+
+    #[test]
+    fn victims_free_quota_only_when_their_eip_goes_with_them() {
+        use crate::state::victim_from_facts;
+        let mut s = world(0, false);
+        let pods = [
+            ("plain", pod("plain").on("n1").build(), SLOT_ONLY),
+            (
+                "follow, allocated",
+                pod("fa").with_eip().on("n1").allocated("eip-1").build(),
+                BOTH,
+            ),
+            (
+                "follow, awaiting its EIP",
+                pod("fw").with_eip().on("n1").build(),
+                BOTH,
+            ),
+            (
+                "kept, allocated",
+                pod("ka")
+                    .with_eip()
+                    .keeps_eip()
+                    .on("n1")
+                    .allocated("eip-2")
+                    .build(),
+                SLOT_ONLY,
+            ),
+            (
+                "kept, awaiting",
+                pod("kw").with_eip().keeps_eip().on("n1").build(),
+                SLOT_ONLY,
+            ),
+            (
+                "named",
+                pod("nm").named_eip("eip-free").on("n1").build(),
+                SLOT_ONLY,
+            ),
+            (
+                "finished",
+                pod("done")
+                    .with_eip()
+                    .on("n1")
+                    .allocated("eip-3")
+                    .terminal()
+                    .build(),
+                NOTHING,
+            ),
+        ];
+        for (what, p, want) in pods {
+            assert_eq!(
+                victim_from_facts(&p, "n1"),
+                want,
+                "{what} (from the request)"
+            );
+            let uid = p.uid.clone();
+            s.apply_pod(p);
+            assert_eq!(s.victim(&uid, "n1"), want, "{what} (from the view)");
+            assert_eq!(
+                s.victim(&uid, "full").frees_eip_quota,
+                want.frees_eip_quota,
+                "{what}: no slot elsewhere, same quota"
+            );
+            assert!(!s.victim(&uid, "full").uses_slot, "{what}");
+        }
+        assert_eq!(s.victim("uid-ghost", "n1"), NOTHING);
+    }
+
+    const SLOT_ONLY: Victim = Victim {
+        uses_slot: true,
+        frees_eip_quota: false,
+    };
+    const BOTH: Victim = Victim {
+        uses_slot: true,
+        frees_eip_quota: true,
+    };
+    const NOTHING: Victim = Victim {
+        uses_slot: false,
+        frees_eip_quota: false,
+    };
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use eip_core::annotations::{EipRequest, EipSource, has_eip_annotations};
+use eip_core::annotations::{EipRequest, EipSource, ReleaseStrategy, has_eip_annotations};
 use eip_core::names;
 use k8s_openapi::api::core::v1::{Node, Pod};
 
@@ -14,22 +14,35 @@ use crate::wire::NodeLite;
 
 /// What a pod's annotations ask for.
 pub fn eip_need(annotations: &BTreeMap<String, String>) -> EipNeed {
+    eip_request(annotations).0
+}
+
+/// What a pod's annotations ask for, and whether the EIP outlives the pod (release
+/// strategy other than `Follow`).
+fn eip_request(annotations: &BTreeMap<String, String>) -> (EipNeed, bool) {
     if !has_eip_annotations(annotations) {
-        return EipNeed::None;
+        return (EipNeed::None, false);
     }
     match EipRequest::from_annotations(annotations) {
-        Ok(None) => EipNeed::None,
-        Ok(Some(req)) => match req.source {
-            EipSource::Allocate => EipNeed::Auto,
-            EipSource::Existing(id) => EipNeed::Named(id.as_str().into()),
-        },
-        Err(errors) => EipNeed::Invalid(
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-                .into(),
+        Ok(None) => (EipNeed::None, false),
+        Ok(Some(req)) => {
+            let kept = req.release_strategy != ReleaseStrategy::Follow;
+            let need = match req.source {
+                EipSource::Allocate => EipNeed::Auto,
+                EipSource::Existing(id) => EipNeed::Named(id.as_str().into()),
+            };
+            (need, kept)
+        }
+        Err(errors) => (
+            EipNeed::Invalid(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                    .into(),
+            ),
+            false,
         ),
     }
 }
@@ -52,6 +65,7 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
     let empty = BTreeMap::new();
     let annotations = meta.annotations.as_ref().unwrap_or(&empty);
     let spec = p.spec.as_ref();
+    let (eip, eip_kept) = eip_request(annotations);
     Some(PodFacts {
         uid,
         namespace: meta.namespace.clone().unwrap_or_default(),
@@ -61,8 +75,9 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
             .filter(|n| !n.is_empty()),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         terminal: terminal(p.status.as_ref().and_then(|s| s.phase.as_deref())),
-        eip: eip_need(annotations),
+        eip,
         allocated_eip: allocated_id(annotations),
+        eip_kept,
     })
 }
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use eip_core::capacity::Victim;
 use eip_core::extender::{
     ExtenderBindingArgs, ExtenderBindingResult, ExtenderPreemptionArgs, ExtenderPreemptionResult,
     HostPriority, MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims,
@@ -23,7 +24,7 @@ use crate::bind::{BindCoordinator, BindOutcome};
 use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
 use crate::facts;
 use crate::metrics::Metrics;
-use crate::state::{ClusterState, NodeFacts, PodFacts};
+use crate::state::{ClusterState, NodeFacts, PodFacts, victim_from_facts};
 use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite, node_item_name};
 
 /// Request bodies above this are refused: room for 5,000 full Node objects of ~12 KiB.
@@ -295,8 +296,8 @@ impl AppState {
         self.synced()
             .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
         let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
-        // (node, victims as MetaVictims, per-victim frees-a-slot)
-        let mut rows: Vec<(String, MetaVictims, Vec<bool>)> = Vec::new();
+        // (node, victims as MetaVictims, what evicting each gives back)
+        let mut rows: Vec<(String, MetaVictims, Vec<Victim>)> = Vec::new();
         match (args.node_name_to_victims, args.node_name_to_meta_victims) {
             (Some(_), Some(_)) => {
                 return Err(bad(
@@ -312,12 +313,14 @@ impl AppState {
             }
             (Some(full), None) => {
                 for (node, v) in full {
-                    let mut frees = Vec::with_capacity(v.pods.len());
+                    let mut gives = Vec::with_capacity(v.pods.len());
                     let mut metas = Vec::with_capacity(v.pods.len());
                     for p in &v.pods {
                         let uid = p.metadata.uid.clone().unwrap_or_default();
-                        let f = facts::pod_from_object(p);
-                        frees.push(f.is_some_and(|f| !f.host_network && !f.terminal));
+                        gives.push(
+                            facts::pod_from_object(p)
+                                .map_or_else(Victim::default, |f| victim_from_facts(&f, &node)),
+                        );
                         metas.push(MetaPod { uid });
                     }
                     rows.push((
@@ -326,26 +329,22 @@ impl AppState {
                             pods: metas,
                             num_pdb_violations: v.num_pdb_violations,
                         },
-                        frees,
+                        gives,
                     ));
                 }
             }
             (None, Some(meta)) => {
                 for (node, v) in meta {
-                    let frees = v
-                        .pods
-                        .iter()
-                        .map(|p| st.pod_frees_slot_on(&p.uid, &node))
-                        .collect();
-                    rows.push((node, v, frees));
+                    let gives = v.pods.iter().map(|p| st.victim(&p.uid, &node)).collect();
+                    rows.push((node, v, gives));
                 }
             }
         }
         let candidates: Vec<Candidate<'_>> = rows
             .iter()
-            .map(|(node, _, frees)| Candidate {
+            .map(|(node, _, gives)| Candidate {
                 node: node.as_str(),
-                victims_free_slot: frees.clone(),
+                victims: gives.clone(),
             })
             .collect();
         let keep = decide::preempt(&st, &pod, &candidates);

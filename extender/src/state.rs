@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use eip_core::capacity::{NodeCapacity, SlotSource, UnknownCapacity};
+use eip_core::capacity::{NodeCapacity, SlotSource, UnknownCapacity, Victim};
 
 /// Maps keyed by node names and pod uids: looked up thousands of times per filter call,
 /// so they use foldhash (randomly seeded per map) rather than SipHash.
@@ -93,6 +93,8 @@ pub struct PodFacts {
     pub eip: EipNeed,
     /// `allocated-eip-id` written by the agent, if any.
     pub allocated_eip: Option<String>,
+    /// Its EIP outlives it (release strategy `Never` or a duration); `false` for `Follow`.
+    pub eip_kept: bool,
 }
 
 /// Compact stored pod (the uid is the map key).
@@ -105,9 +107,23 @@ struct PodRecord {
     terminal: bool,
     eip: EipNeed,
     allocated_eip: Option<Box<str>>,
+    eip_kept: bool,
 }
 
 impl PodRecord {
+    fn new(facts: PodFacts, node: Option<Arc<str>>) -> (Box<str>, Self) {
+        let rec = PodRecord {
+            namespace: facts.namespace.into(),
+            name: facts.name.into(),
+            node,
+            host_network: facts.host_network,
+            terminal: facts.terminal,
+            eip: facts.eip,
+            allocated_eip: facts.allocated_eip.map(Into::into),
+            eip_kept: facts.eip_kept,
+        };
+        (facts.uid.into(), rec)
+    }
     fn takes_slot(&self) -> bool {
         self.node.is_some() && !self.host_network && !self.terminal
     }
@@ -121,6 +137,26 @@ impl PodRecord {
             self.allocated_eip.as_deref()
         }
     }
+    /// Evicting it returns a region quota unit: it counts against the quota (its new EIP
+    /// is allocated, or it waits on its node for one) and the EIP goes with it (`Follow`).
+    fn frees_eip_quota(&self) -> bool {
+        self.eip == EipNeed::Auto
+            && !self.eip_kept
+            && (self.pending_eip() || self.held_eip().is_some())
+    }
+    fn victim_on(&self, node: &str) -> Victim {
+        Victim {
+            uses_slot: self.takes_slot() && self.node.as_deref() == Some(node),
+            frees_eip_quota: self.frees_eip_quota(),
+        }
+    }
+}
+
+/// What evicting this pod (sent in full by the scheduler as a victim on `node`) gives back,
+/// judged by the same rules as pods in the view.
+pub fn victim_from_facts(facts: &PodFacts, node: &str) -> Victim {
+    let (_, rec) = PodRecord::new(facts.clone(), Some(Arc::from(node)));
+    rec.victim_on(node)
 }
 
 /// Per-node entry: facts from the Node watch (None while only pods refer to it) and the
@@ -375,16 +411,8 @@ impl ClusterState {
     /// (or has become terminal).
     pub fn apply_pod(&mut self, facts: PodFacts) {
         let node = facts.node.as_deref().map(|n| self.intern_node(n));
-        let rec = PodRecord {
-            namespace: facts.namespace.into(),
-            name: facts.name.into(),
-            node,
-            host_network: facts.host_network,
-            terminal: facts.terminal,
-            eip: facts.eip,
-            allocated_eip: facts.allocated_eip.map(Into::into),
-        };
-        if let Some(old) = self.pods.remove(facts.uid.as_str()) {
+        let (uid, rec) = PodRecord::new(facts, node);
+        if let Some(old) = self.pods.remove(&uid) {
             self.account(&old, -1);
             if let Some(n) = old.node.as_deref() {
                 let n = n.to_string();
@@ -396,9 +424,9 @@ impl ClusterState {
         }
         self.account(&rec, 1);
         if rec.node.is_some() || rec.terminal {
-            self.release(&facts.uid);
+            self.release(&uid);
         }
-        self.pods.insert(facts.uid.into(), rec);
+        self.pods.insert(uid, rec);
     }
 
     /// Remove a pod (and any reservation it held).
@@ -460,14 +488,17 @@ impl ClusterState {
             terminal: p.terminal,
             eip: p.eip.clone(),
             allocated_eip: p.allocated_eip.as_deref().map(str::to_string),
+            eip_kept: p.eip_kept,
         })
     }
 
-    /// Whether the pod with this uid holds a pod IP slot on `node` (for preemption).
-    pub fn pod_frees_slot_on(&self, uid: &str, node: &str) -> bool {
+    /// What evicting the pod with this uid from `node` gives back (for preemption): its
+    /// slot if the view has it there, a quota unit if its EIP goes with it. A pod the view
+    /// does not know gives back nothing.
+    pub fn victim(&self, uid: &str, node: &str) -> Victim {
         self.pods
             .get(uid)
-            .is_some_and(|p| p.takes_slot() && p.node.as_deref() == Some(node))
+            .map_or_else(Victim::default, |p| p.victim_on(node))
     }
 
     // ---------- PodEIPs ----------

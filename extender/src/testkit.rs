@@ -88,6 +88,7 @@ pub fn pod(name: &str) -> PodBuilder {
         terminal: false,
         eip: EipNeed::None,
         allocated_eip: None,
+        eip_kept: false,
     })
 }
 
@@ -99,6 +100,11 @@ impl PodBuilder {
     /// Ask for a new EIP.
     pub fn with_eip(mut self) -> Self {
         self.0.eip = EipNeed::Auto;
+        self
+    }
+    /// Keep the EIP after the pod (release strategy `Never` or a duration).
+    pub fn keeps_eip(mut self) -> Self {
+        self.0.eip_kept = true;
         self
     }
     /// Ask for an existing EIP.

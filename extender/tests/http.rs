@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::{App, test, web};
-use eip_core::annotations::SETTING_POD_WITH_EIP;
+use eip_core::annotations::{SETTING_POD_WITH_EIP, SETTING_RELEASE_STRATEGY};
+use eip_core::names::ALLOCATED_EIP_ID;
 use eip_extender::bind::BindCoordinator;
 use eip_extender::decide::Scoring;
 use eip_extender::http::{AppState, Readiness, configure};
@@ -482,6 +483,35 @@ async fn preempt_fixture_keeps_nodes_victims_can_fix() {
         eip_pod["Pod"]["metadata"]["annotations"] = serde_json::json!({ SETTING_POD_WITH_EIP.keys[0]: "true" });
         let (_, v) = post_json(&h, "/preempt", serde_json::to_vec(&eip_pod).unwrap()).await;
         assert_eq!(v["NodeNameToMetaVictims"], serde_json::json!({}));
+        // at quota, but the victim on AWS2 holds a new EIP released with it (Follow): its
+        // eviction frees both the slot and the quota unit; AWS1's plain victims free no unit
+        let v3 = "3504cd56-b303-cd1d-0946-064616346bf8";
+        h.state.write().unwrap().apply_pod(pod("v3").uid(v3).on(AWS2).with_eip().allocated("eip-v3").build());
+        h.state.write().unwrap().quota = 1;
+        let (_, v) = post_json(&h, "/preempt", serde_json::to_vec(&eip_pod).unwrap()).await;
+        assert_eq!(v["NodeNameToMetaVictims"], serde_json::json!({ AWS2: input["NodeNameToMetaVictims"][AWS2] }));
+        // the same victim keeping its EIP (release strategy Never) frees no unit
+        h.state.write().unwrap().apply_pod(pod("v3").uid(v3).on(AWS2).with_eip().keeps_eip().allocated("eip-v3").build());
+        let (_, v) = post_json(&h, "/preempt", serde_json::to_vec(&eip_pod).unwrap()).await;
+        assert_eq!(v["NodeNameToMetaVictims"], serde_json::json!({}));
+        // full-pods form: the strategy is read from the victim's annotations
+        for (strategy, kept) in [("Follow", true), ("Never", false), ("30m", false)] {
+            let victim = serde_json::json!({
+                "metadata": {"uid": "vv", "name": "v", "annotations": {
+                    SETTING_POD_WITH_EIP.keys[0]: "true",
+                    SETTING_RELEASE_STRATEGY.keys[0]: strategy,
+                    ALLOCATED_EIP_ID: "eip-v3",
+                }},
+                "spec": {"nodeName": "node-2", "containers": []},
+            });
+            let full = serde_json::json!({
+                "Pod": eip_pod["Pod"],
+                "NodeNameToVictims": {"node-2": {"Pods": [victim], "NumPDBViolations": 0}},
+                "NodeNameToMetaVictims": null
+            });
+            let (_, v) = post_json(&h, "/preempt", serde_json::to_vec(&full).unwrap()).await;
+            assert_eq!(v["NodeNameToMetaVictims"].get("node-2").is_some(), kept, "{strategy}: {v}");
+        }
     })
     .await;
 }
