@@ -195,13 +195,7 @@ impl Context {
         crash: Option<Arc<CrashPlan>>,
     ) -> Self {
         let waiter = Waiter::new(cloud.clone(), cfg.waiter);
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "eip-agent".into(),
-                instance: Some(cfg.node_name.clone()),
-            },
-        );
+        let recorder = Recorder::new(client.clone(), reporter(&cfg.node_name));
         Self {
             client,
             cloud,
@@ -333,9 +327,27 @@ impl Context {
             action: action.to_owned(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&ev, reference).await {
+        // kube's Recorder folds events that differ only in their note into one series that
+        // keeps the first note. A Warning is published once per pod, reason and note (see
+        // `event`), so each one gets an Event of its own, with its own note.
+        let fresh;
+        let recorder = if type_ == EventType::Warning {
+            fresh = Recorder::new(self.client.clone(), reporter(&self.cfg.node_name));
+            &fresh
+        } else {
+            &self.recorder
+        };
+        if let Err(e) = recorder.publish(&ev, reference).await {
             tracing::warn!(error = %e, reason, "failed to publish an event");
         }
+    }
+}
+
+/// Who publishes the agent's events.
+fn reporter(node: &str) -> Reporter {
+    Reporter {
+        controller: "eip-agent".into(),
+        instance: Some(node.to_owned()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The real binary: configured only through environment variables, it learns its instance
-//! from the metadata service, publishes node capacity, binds pods, survives SIGKILL
-//! mid-allocation without a duplicate, and never logs the access key secret.
+//! from the metadata service, publishes node capacity, answers /healthz and /readyz, binds
+//! pods, survives SIGKILL mid-allocation without a duplicate, and never logs the access key
+//! secret.
 
 mod common;
 
@@ -90,6 +91,15 @@ async fn binary_from_env_publishes_capacity_binds_and_survives_sigkill() -> anyh
         })
         .await?;
         assert_eq!(health, "ok");
+        let ready = eventually(WAIT, "readyz", || {
+            let url = format!("http://{listen}/readyz");
+            async move {
+                let r = reqwest::get(url).await.ok()?;
+                (r.status().as_u16() == 200).then_some(r.text().await.ok()?)
+            }
+        })
+        .await?;
+        assert_eq!(ready, "ok");
         env.pod("p1", 0, &[WITH_EIP]).await?;
         if let Err(e) = env.wait_bound("p1", WAIT).await {
             let log = output(child, &log1).await?;
