@@ -1250,14 +1250,16 @@ mod tests {
             eip_enabled: false,
             ..region()
         };
-        let cases: Vec<(
-            &str,
+        // (what, pod, region, node, victims, node kept)
+        type PreemptCase = (
+            &'static str,
             PodDemand<'static>,
             RegionView<'static>,
             NodeView<'static>,
             Vec<Victim>,
             bool,
-        )> = vec![
+        );
+        let cases: Vec<PreemptCase> = vec![
             (
                 "a slot freed on a full node",
                 PLAIN,
