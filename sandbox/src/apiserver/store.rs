@@ -460,6 +460,9 @@ impl Store {
         meta.insert("name".into(), Value::String(name.clone()));
         let name_ok = if rt.plural == "namespaces" {
             is_dns_label(&name)
+        } else if rt.group == "rbac.authorization.k8s.io" {
+            // upstream ValidateRBACName: any path segment (`system:...` names)
+            !matches!(name.as_str(), "." | "..") && !name.contains(['/', '%'])
         } else {
             is_dns_subdomain(&name)
         };
