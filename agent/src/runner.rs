@@ -484,7 +484,10 @@ async fn gc_while_holding(
             }
             tokio::select! {
                 _ = tokio::time::sleep(ctx.cfg.gc_period) => {}
-                _ = holder.changed() => {}
+                changed = holder.changed() => if changed.is_err() {
+                    tracing::warn!("GC lease manager stopped");
+                    return std::future::pending().await;
+                },
             }
             if !*holder.borrow_and_update() {
                 tracing::info!("lost the GC lease");

@@ -1,5 +1,5 @@
-//! What the agent does before it is ready, what it watches, and how it reads a
-//! `pod-with-eip` value other than "true".
+//! What the agent does before it is ready, what it watches, how it reads a `pod-with-eip`
+//! value other than "true", and how agents share the garbage collector's Lease.
 
 mod common;
 
@@ -314,6 +314,77 @@ async fn pod_with_eip_other_than_true_warns_once_and_the_pod_runs_without_an_eip
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].contains(annotations::ECI_WITH_EIP), "{w:?}");
         agent.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+async fn gc_holder(env: &Env) -> Option<String> {
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(env.client.clone(), eip_agent::runner::GC_LEASE_NAMESPACE);
+    leases
+        .get_opt(eip_agent::runner::GC_LEASE_NAME)
+        .await
+        .ok()
+        .flatten()?
+        .spec?
+        .holder_identity
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agent_holds_the_gc_lease_and_hands_it_over_on_shutdown() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions {
+            nodes: vec!["node-1", "node-2"],
+            ..EnvOptions::default()
+        })
+        .await?;
+        let gc = |node: usize| {
+            let mut cfg = env.agent_config(node);
+            cfg.gc = true;
+            cfg.gc_period = Duration::from_secs(3600); // one pass when the lease is taken
+            cfg.lease_duration = Duration::from_secs(2);
+            cfg
+        };
+        let a1 = env.agent(gc(0), 0, None).await?;
+        eventually(WAIT, "node-1 holds the lease", || async {
+            (gc_holder(&env).await.as_deref() == Some("node-1")).then_some(())
+        })
+        .await?;
+        let a2 = env.agent(gc(1), 1, None).await?;
+
+        // A record whose pod never existed: only a GC pass finishes it.
+        let mut ghost = eip_core::podeip::PodEIP::new(
+            "ghost",
+            eip_core::podeip::PodEIPSpec::from_request(
+                &annotations::EipRequest::allocate_default(),
+            ),
+        );
+        ghost.metadata.finalizers = Some(vec![names::PODEIP_FINALIZER.to_owned()]);
+        env.records()
+            .create(&kube::api::PostParams::default(), &ghost)
+            .await?;
+        // Longer than the lease: node-2 does not take a lease that node-1 renews, and
+        // node-1 already made its pass.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(gc_holder(&env).await.as_deref(), Some("node-1"));
+        assert!(env.records().get_opt("ghost").await?.is_some());
+
+        // Node-1 leaves and releases the lease; node-2 takes it and makes its pass at once.
+        a1.shutdown().await;
+        eventually(WAIT, "node-2 holds the lease", || async {
+            (gc_holder(&env).await.as_deref() == Some("node-2")).then_some(())
+        })
+        .await?;
+        eventually(WAIT, "ghost record finished", || async {
+            env.records().get_opt("ghost").await.ok()?.is_none().then_some(())
+        })
+        .await?;
+        assert!(
+            a2.ctx.metrics.encode().contains("action=\"orphan-record\""),
+            "node-2's GC finished it"
+        );
+        a2.shutdown().await;
         Ok(())
     })
     .await
