@@ -25,21 +25,15 @@ async fn get(http: &reqwest::Client, url: String) -> anyhow::Result<(u16, String
 }
 
 async fn phase(env: &Env, name: &str) -> Option<PodEIPPhase> {
-    env.records()
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.status.and_then(|s| s.phase))
+    env.record(name).await?.status?.phase
 }
 
 async fn node_label(env: &Env, name: &str) -> Option<String> {
-    env.records()
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.labels().get(names::LABEL_PODEIP_NODE).cloned())
+    env.record(name)
+        .await?
+        .labels()
+        .get(names::LABEL_PODEIP_NODE)
+        .cloned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -374,6 +374,11 @@ impl Env {
         Api::namespaced(self.client.clone(), NS)
     }
 
+    /// The PodEIP `name` in the test namespace, if it exists (and can be read).
+    pub async fn record(&self, name: &str) -> Option<PodEIP> {
+        self.records().get_opt(name).await.ok().flatten()
+    }
+
     /// Deletes a pod (with its grace period).
     pub async fn delete_pod(&self, name: &str) -> anyhow::Result<()> {
         self.pods().delete(name, &DeleteParams::default()).await?;
