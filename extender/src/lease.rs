@@ -1,21 +1,18 @@
-//! Leader election on a `coordination.k8s.io/v1` Lease: one active replica reports ready,
-//! so a Service routes the scheduler to the instance whose reservations are authoritative.
-//! Acquire when the lease is free or expired, renew while holding it; lose it on any
-//! failed renewal (optimistic concurrency through `resourceVersion`).
+//! Leader election on a `coordination.k8s.io/v1` Lease through `kube-lease-manager`: one
+//! active replica reports ready, so a Service routes the scheduler to the instance whose
+//! reservations are authoritative. The crate acquires the Lease when it is free or expired
+//! and renews it `grace` before it expires; this module mirrors its verdict into
+//! [`Readiness::leader`], and restarts it (not leader meanwhile) if it ever stops.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, PostParams};
-use kube::core::ObjectMeta;
+use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseParams};
 
 use crate::http::Readiness;
 
-/// Lease timing.
+/// Lease name and timing.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
     /// Namespace of the Lease.
@@ -24,14 +21,18 @@ pub struct LeaseConfig {
     pub name: String,
     /// This replica's identity.
     pub identity: String,
-    /// How long a lease stays valid without renewal.
+    /// How long a lease stays valid without renewal (whole seconds, at least 2).
     pub duration: Duration,
-    /// How often to renew or retry.
+    /// The holder renews this long before the lease expires (whole seconds, at least 1
+    /// and less than `duration`); a standby takes an expired lease over.
+    pub grace: Duration,
+    /// Pause before restarting the election after it failed to start or stopped.
     pub retry: Duration,
 }
 
 impl LeaseConfig {
-    /// `eip-extender` in `namespace`, identity from `HOSTNAME` (the pod name) and the pid.
+    /// `eip-extender` in `namespace`, identity from `HOSTNAME` (the pod name) and the pid;
+    /// valid for 15 s, renewed 5 s before it expires.
     pub fn new(namespace: impl Into<String>) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "eip-extender".to_string());
         Self {
@@ -39,91 +40,94 @@ impl LeaseConfig {
             name: "eip-extender".to_string(),
             identity: format!("{host}-{}", std::process::id()),
             duration: Duration::from_secs(15),
+            grace: Duration::from_secs(5),
             retry: Duration::from_secs(2),
         }
     }
-}
 
-fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
-    let Some(renew) = spec.renew_time.as_ref() else {
-        return true;
-    };
-    let secs = i64::from(spec.lease_duration_seconds.unwrap_or(15));
-    let until = renew
-        .0
-        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(secs))
-        .unwrap_or(renew.0);
-    until < now
-}
-
-/// One round: try to acquire or renew. Returns whether this replica holds the lease.
-pub async fn try_hold(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Error> {
-    let now = Timestamp::now();
-    let secs = i32::try_from(cfg.duration.as_secs()).unwrap_or(15);
-    match api.get_opt(&cfg.name).await? {
-        None => {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(cfg.name.clone()),
-                    namespace: Some(cfg.namespace.clone()),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(LeaseSpec {
-                    holder_identity: Some(cfg.identity.clone()),
-                    lease_duration_seconds: Some(secs),
-                    acquire_time: Some(MicroTime(now)),
-                    renew_time: Some(MicroTime(now)),
-                    lease_transitions: Some(0),
-                    ..LeaseSpec::default()
-                }),
-            };
-            match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
-        Some(mut lease) => {
-            let spec = lease.spec.clone().unwrap_or_default();
-            let mine = spec.holder_identity.as_deref() == Some(cfg.identity.as_str());
-            if !mine && !expired(&spec, now) && spec.holder_identity.is_some() {
-                return Ok(false);
-            }
-            let mut next = spec.clone();
-            if !mine {
-                next.holder_identity = Some(cfg.identity.clone());
-                next.acquire_time = Some(MicroTime(now));
-                next.lease_transitions =
-                    Some(spec.lease_transitions.unwrap_or(0).saturating_add(1));
-            }
-            next.renew_time = Some(MicroTime(now));
-            next.lease_duration_seconds = Some(secs);
-            lease.spec = Some(next);
-            match api.replace(&cfg.name, &PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
+    /// The crate's parameters: durations in whole seconds, brought into the range it
+    /// accepts (`0 < grace < duration`) rather than refused.
+    pub fn params(&self) -> LeaseParams {
+        let duration = self.duration.as_secs().max(2);
+        let grace = self.grace.as_secs().clamp(1, duration - 1);
+        LeaseParams::new(self.identity.clone(), duration, grace)
     }
 }
 
-/// Hold the lease until the task is dropped, mirroring it into `ready.leader`.
+/// Take part in the election until the task is dropped, mirroring it into `ready.leader`.
+/// Dropping the task closes the channel, on which the crate releases a held lease so a
+/// standby takes over at once.
 pub async fn run(client: kube::Client, cfg: LeaseConfig, ready: Arc<Readiness>) {
     ready.leader_election.store(true, Ordering::Release);
-    let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
     loop {
-        let held = match try_hold(&api, &cfg).await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::warn!(error = %e, lease = %cfg.name, "lease round failed");
-                false
+        let manager = LeaseManager::new(
+            client.clone(),
+            cfg.name.clone(),
+            cfg.namespace.clone(),
+            cfg.params(),
+            LeaseCreateMode::AutoCreate,
+        )
+        .await;
+        match manager {
+            Ok(manager) => {
+                let (mut leader, task) = manager.watch().await;
+                loop {
+                    let held = *leader.borrow_and_update();
+                    set_leader(&ready, &cfg, held);
+                    if leader.changed().await.is_err() {
+                        break;
+                    }
+                }
+                set_leader(&ready, &cfg, false);
+                match task.await {
+                    Ok(Ok(_)) => tracing::warn!(lease = %cfg.name, "leader election stopped"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(lease = %cfg.name, error = %e, "leader election failed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(lease = %cfg.name, error = %e, "leader election task failed")
+                    }
+                }
             }
-        };
-        let was = ready.leader.swap(held, Ordering::AcqRel);
-        if held != was {
-            tracing::info!(leader = held, identity = %cfg.identity, "leadership changed");
+            Err(e) => {
+                tracing::warn!(lease = %cfg.name, error = %e, "cannot start leader election")
+            }
         }
         tokio::time::sleep(cfg.retry).await;
+    }
+}
+
+fn set_leader(ready: &Readiness, cfg: &LeaseConfig, held: bool) {
+    let was = ready.leader.swap(held, Ordering::AcqRel);
+    if held != was {
+        tracing::info!(leader = held, identity = %cfg.identity, "leadership changed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timings_are_brought_into_range() {
+        let cfg = |d: u64, g: u64| LeaseConfig {
+            duration: Duration::from_secs(d),
+            grace: Duration::from_secs(g),
+            ..LeaseConfig::new("ns")
+        };
+        // LeaseParams::new panics outside 0 < grace < duration; these must not
+        let cases = [
+            ((0, 0), (2, 1)),
+            ((1, 5), (2, 1)),
+            ((2, 2), (2, 1)),
+            ((15, 5), (15, 5)),
+            ((15, 30), (15, 14)),
+            ((u64::MAX, 0), (u64::MAX, 1)),
+        ];
+        for ((d, g), (want_d, want_g)) in cases {
+            let c = cfg(d, g);
+            let want = LeaseParams::new(c.identity.clone(), want_d, want_g);
+            assert_eq!(c.params(), want, "duration {d}, grace {g}");
+        }
     }
 }

@@ -18,12 +18,14 @@ use eip_core::names::NODE_MAX_AVAILABLE_IP;
 use eip_core::podeip::PodEIP;
 use eip_extender::Error;
 use eip_extender::bind::{Binder, KubeBinder};
-use eip_extender::lease::{LeaseConfig, try_hold};
+use eip_extender::http::Readiness;
+use eip_extender::lease::{self, LeaseConfig};
 use eip_extender::state::{CloudView, EipFacts};
 use eip_extender::{RunningExtender, Settings};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, CustomResourceExt};
 use sandbox::apiserver::{ApiServer, ApiServerOptions, RunningApiServer};
@@ -294,28 +296,68 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
     tokio::time::timeout(TIMEOUT, async {
         let (api, client) = cluster().await?;
         let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
-        let a = LeaseConfig {
-            identity: "a".into(),
-            duration: Duration::from_secs(1),
+        // a leader that stopped renewing: its lease (2 s) must run out before anyone takes over
+        let crashed: Lease = serde_json::from_value(json!({
+            "metadata": {"name": "eip-extender", "namespace": "kube-system"},
+            "spec": {
+                "holderIdentity": "crashed",
+                "leaseDurationSeconds": 2,
+                "acquireTime": Timestamp::now().to_string(),
+                "renewTime": Timestamp::now().to_string(),
+                "leaseTransitions": 0,
+            },
+        }))?;
+        leases.create(&PostParams::default(), &crashed).await?;
+        let cfg = |identity: &str| LeaseConfig {
+            identity: identity.into(),
+            duration: Duration::from_secs(2),
+            grace: Duration::from_secs(1),
+            retry: Duration::from_millis(200),
             ..LeaseConfig::new("kube-system")
         };
-        let b = LeaseConfig {
-            identity: "b".into(),
-            ..a.clone()
+        let elect = |identity: &str| {
+            let ready = Arc::new(Readiness::default());
+            ready.synced.store(true, Ordering::Release);
+            // as the server does: not ready until the lease is held, from the first moment
+            ready.leader_election.store(true, Ordering::Release);
+            let task = tokio::spawn(lease::run(client.clone(), cfg(identity), ready.clone()));
+            (ready, task)
         };
-        assert!(try_hold(&leases, &a).await?);
-        assert!(!try_hold(&leases, &b).await?);
-        assert!(try_hold(&leases, &a).await?, "the holder renews");
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let holder = async || -> Option<String> {
+            leases.get("eip-extender").await.ok()?.spec?.holder_identity
+        };
+        let started = tokio::time::Instant::now();
+        let (a, task_a) = elect("a");
+        assert!(a.check().is_err(), "not ready before holding the lease");
+        wait_for("a to take over the expired lease", async || {
+            a.check().is_ok().then_some(())
+        })
+        .await;
         assert!(
-            try_hold(&leases, &b).await?,
-            "an expired lease is taken over"
+            started.elapsed() >= Duration::from_millis(1500),
+            "the crashed leader's lease was honoured until it expired ({:?})",
+            started.elapsed()
         );
-        assert!(!try_hold(&leases, &a).await?);
-        let l = leases.get("eip-extender").await?;
-        let spec = l.spec.unwrap_or_default();
-        assert_eq!(spec.holder_identity.as_deref(), Some("b"));
-        assert_eq!(spec.lease_transitions, Some(1));
+        assert_eq!(holder().await.as_deref(), Some("a"));
+        // a standby stays unready while a renews, well past one lease duration
+        let (b, task_b) = elect("b");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(a.check().is_ok(), "the holder renews");
+        assert_eq!(
+            b.check(),
+            Err("this eip-extender replica is not the leader")
+        );
+        assert_eq!(holder().await.as_deref(), Some("a"));
+        // a stops (its task is dropped): it hands the lease over and b takes it
+        task_a.abort();
+        wait_for("b to take over", async || b.check().is_ok().then_some(())).await;
+        assert_eq!(holder().await.as_deref(), Some("b"));
+        let spec = leases.get("eip-extender").await?.spec.unwrap_or_default();
+        assert!(
+            spec.lease_transitions.unwrap_or(0) >= 2,
+            "two transitions: {spec:?}"
+        );
+        task_b.abort();
         api.shutdown().await;
         anyhow::Ok(())
     })
