@@ -10,6 +10,9 @@
 //! ClusterRoles and bindings stored in the server at that moment, plus the discovery
 //! rule every authenticated user has; a denial is a 403 `Status` worded as upstream.
 //! Every decision is recorded per user as an [`AuditEntry`].
+//!
+//! kubectl sends no bearer token to a plain-HTTP server (client-go drops it), so kubectl
+//! is always the admin here; kube-rs clients send it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
