@@ -765,6 +765,15 @@ mod tests {
         serde_json::from_value(v).expect("a PolicyRule")
     }
 
+    /// (rule, method, path, query, allowed)
+    type RuleRow<'a> = (
+        &'a PolicyRule,
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        bool,
+    );
+
     #[test]
     fn rules_match_verbs_groups_resources_subresources_names_and_urls() {
         let pods_read = rule(
@@ -780,7 +789,7 @@ mod tests {
         let everything = rule(json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}));
         let urls = rule(json!({"nonResourceURLs": ["/healthz", "/apis/*"], "verbs": ["get"]}));
         // (rule, method, path, query, allowed)
-        let rows: Vec<(&PolicyRule, &str, &str, Vec<(&str, &str)>, bool)> = vec![
+        let rows: Vec<RuleRow<'_>> = vec![
             (
                 &pods_read,
                 "GET",
