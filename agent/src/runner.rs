@@ -182,7 +182,10 @@ async fn run(ctx: Arc<Context>, shutdown: CancellationToken, alive: AliveGuard) 
         while let Err(e) = initial_reconcile(&ctx, &shutdown).await {
             ctx.metrics.failure(e.code());
             tracing::warn!(error = %e, "start-up pass failed; retrying");
-            tokio::time::sleep(ctx.cfg.retry_interval).await;
+            tokio::select! {
+                _ = tokio::time::sleep(ctx.cfg.retry_interval) => {}
+                _ = shutdown.cancelled() => return,
+            }
         }
         if shutdown.is_cancelled() {
             return;

@@ -13,8 +13,9 @@ use eip_cloudsim::Delays;
 use eip_core::annotations;
 use eip_core::names;
 use eip_core::podeip::PodEIPPhase;
-use kube::ResourceExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
+use kube::{CustomResourceExt, ResourceExt};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -378,6 +379,42 @@ async fn one_agent_holds_the_gc_lease_and_hands_it_over_on_shutdown() -> anyhow:
             a2.ctx.metrics.encode().contains("action=\"orphan-record\""),
             "node-2's GC finished it"
         );
+        a2.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_start_up_list_keeps_the_agent_unready_until_it_succeeds() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions::default()).await?;
+        let crds: kube::Api<CustomResourceDefinition> = kube::Api::all(env.client.clone());
+        let crd = eip_core::podeip::PodEIP::crd();
+        let crd_name = crd.name_any();
+        crds.delete(&crd_name, &Default::default()).await?;
+        eventually(WAIT, "CRD gone", || async {
+            crds.get_opt(&crd_name).await.ok()?.is_none().then_some(())
+        })
+        .await?;
+        let mut cfg = env.agent_config(0);
+        cfg.gc = false;
+
+        // Without the PodEIP resource the start-up pass cannot list: alive, not ready, and a
+        // shutdown still ends it.
+        let a1 = env.agent(cfg.clone(), 0, None).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await; // several retries
+        assert!(a1.health.is_alive());
+        assert!(!a1.health.is_ready());
+        tokio::time::timeout(Duration::from_secs(3), a1.shutdown()).await?;
+
+        let a2 = env.agent(cfg, 0, None).await?;
+        crds.create(&Default::default(), &crd).await?;
+        eventually(WAIT, "ready once the list works", || {
+            let ready = a2.health.is_ready();
+            async move { ready.then_some(()) }
+        })
+        .await?;
         a2.shutdown().await;
         Ok(())
     })
