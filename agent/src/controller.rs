@@ -64,6 +64,9 @@ pub struct AgentConfig {
     pub resync_interval: Duration,
     /// Poll pacing of the shared waiter.
     pub waiter: eip_cloud::WaiterConfig,
+    /// Least time between the starts of two shared look-ups of one kind (EIPs by id, EIPs
+    /// on one ENI); see [`cloudops::Describer`].
+    pub describe_spacing: Duration,
 }
 
 impl AgentConfig {
@@ -84,6 +87,7 @@ impl AgentConfig {
             wait_timeout: Duration::from_secs(120),
             resync_interval: Duration::from_secs(600),
             waiter: eip_cloud::WaiterConfig::default(),
+            describe_spacing: Duration::from_millis(50),
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct Context {
     pub cloud: Arc<dyn Cloud>,
     /// Shared waiter for async EIP states.
     pub waiter: Waiter,
+    /// Shared look-ups of EIPs by id and by ENI.
+    pub describer: cloudops::Describer,
     /// The metadata service (ENI lookup), when available.
     pub metadata: Option<MetadataClient>,
     /// This node's ECS instance id, when known.
@@ -195,11 +201,13 @@ impl Context {
         crash: Option<Arc<CrashPlan>>,
     ) -> Self {
         let waiter = Waiter::new(cloud.clone(), cfg.waiter);
+        let describer = cloudops::Describer::new(cloud.clone(), cfg.describe_spacing);
         let recorder = Recorder::new(client.clone(), reporter(&cfg.node_name));
         Self {
             client,
             cloud,
             waiter,
+            describer,
             metadata,
             instance_id,
             cfg,
@@ -1151,7 +1159,7 @@ impl Run<'_> {
         let cloud = ctx.cloud.as_ref();
         match o {
             Observation::Eip(id) => {
-                self.cloud.eip = Some(cloudops::describe(cloud, &id).await?);
+                self.cloud.eip = Some(ctx.describer.eip(&id).await?);
             }
             Observation::Tagged(uid) => {
                 self.cloud.tagged = Some(cloudops::tagged(cloud, &ctx.cfg.cluster_id, &uid).await?);
@@ -1168,7 +1176,7 @@ impl Run<'_> {
                 );
             }
             Observation::OnIp { eni, ip } => {
-                self.cloud.on_ip = Some(cloudops::on_ip(cloud, &eni, ip).await?);
+                self.cloud.on_ip = Some(ctx.describer.on_ip(&eni, ip).await?);
             }
         }
         Ok(())
