@@ -4,7 +4,8 @@
 //! (scheduling and binding through the extender, a bind of a pod it has not seen,
 //! allocation, annotation and condition, named EIPs of a Deployment and a StatefulSet,
 //! an `eni-config` change, deletion, unbind and release, garbage collection of orphaned
-//! EIPs, leader election on both sides). Then: no request of either ServiceAccount was
+//! EIPs, leader election on both sides, the extender's handed over between two
+//! replicas). Then: no request of either ServiceAccount was
 //! denied, and every permission the manifests grant each of them was used at least once.
 
 mod manifests;
@@ -240,6 +241,25 @@ async fn scenario() -> anyhow::Result<()> {
         orphans.push(cloud.allocate_eip_address(&args).await?.allocation_id);
     }
 
+    // Leader election between two extender replicas with the same token: a first one
+    // (a short Lease) leads, the extender started below stands by, and takes over when
+    // the first one stops and releases the Lease.
+    let first_ready = Arc::new(eip_extender::http::Readiness::default());
+    let first = tokio::spawn(eip_extender::lease::run(
+        extender_client.clone(),
+        eip_extender::lease::LeaseConfig {
+            identity: "eip-extender-first".to_string(),
+            duration: Duration::from_secs(2),
+            grace: Duration::from_secs(1),
+            retry: Duration::from_millis(200),
+            ..eip_extender::lease::LeaseConfig::new(ENI_CONFIG_NAMESPACE)
+        },
+        first_ready.clone(),
+    ));
+    wait_for("the first extender replica leads", LIFECYCLE, || async {
+        Ok(first_ready.leader.load(Ordering::Acquire).then_some(()))
+    })
+    .await?;
     // The extender, as its Deployment runs it (leader election on), with its token.
     let settings = eip_extender::Settings {
         listen: "127.0.0.1:0".parse()?,
@@ -263,11 +283,15 @@ async fn scenario() -> anyhow::Result<()> {
     for node in ["n1", "n2"] {
         agents.push(start_agent(&cluster, agent_client.clone(), node).await?);
     }
-    wait_for("the extender leads", LIFECYCLE, || async {
+    assert!(
+        !extender.ready.leader.load(Ordering::Acquire),
+        "two leaders"
+    );
+    first.abort();
+    wait_for("the extender takes the lead over", LIFECYCLE, || async {
         Ok(extender.ready.leader.load(Ordering::Acquire).then_some(()))
     })
     .await?;
-
     // Workloads: two pods with new EIPs, a Deployment and a StatefulSet on named EIPs.
     let instance_key = SETTING_INSTANCE_ID.keys[0];
     cluster
@@ -387,7 +411,6 @@ async fn scenario() -> anyhow::Result<()> {
     for a in agents {
         a.shutdown().await;
     }
-    extender.shutdown().await?;
 
     assert_eq!(
         denied(&agent_user, &audit),
