@@ -234,7 +234,7 @@ async fn scenario() -> anyhow::Result<()> {
             tags: vec![
                 Tag::new(names::TAG_CLUSTER_ID, CLUSTER_ID),
                 Tag::new(names::TAG_NAMESPACE, cluster.namespace()),
-                Tag::new(names::TAG_POD_NAME, &format!("gone-{i}")),
+                Tag::new(names::TAG_POD_NAME, format!("gone-{i}")),
             ],
             ..AllocateEipArgs::default()
         };
