@@ -138,6 +138,17 @@ fn the_agent_daemonset_runs_everywhere_on_the_host_network_with_its_node_name() 
             .and_then(Value::as_str),
         Some("spec.nodeName")
     );
+    let c = spec.pointer("/containers/0").context("container")?;
+    assert_eq!(
+        c.pointer("/readinessProbe/httpGet/path")
+            .and_then(Value::as_str),
+        Some("/readyz")
+    );
+    assert_eq!(
+        c.pointer("/livenessProbe/httpGet/path")
+            .and_then(Value::as_str),
+        Some("/healthz")
+    );
     let dep = base.find("Deployment", "kube-eip", "eip-extender")?;
     assert_eq!(dep.pointer("/spec/replicas"), Some(&Value::from(2)));
     let c = dep

@@ -292,6 +292,35 @@ async fn scenario() -> anyhow::Result<()> {
         Ok(extender.ready.leader.load(Ordering::Acquire).then_some(()))
     })
     .await?;
+    // The probes the manifests declare answer 200 on the running binaries.
+    let http = reqwest::Client::new();
+    let ops = eip_agent::http::serve(
+        "127.0.0.1:0".parse()?,
+        agents[0].ctx.clone(),
+        agents[0].health.clone(),
+    )?;
+    let probes = [
+        (
+            format!("http://{}", ops.addr),
+            base.probe_paths("DaemonSet", NS, "eip-agent")?,
+        ),
+        (
+            extender.url(),
+            base.probe_paths("Deployment", NS, "eip-extender")?,
+        ),
+    ];
+    for (url, paths) in &probes {
+        assert!(paths.len() >= 2, "{paths:?}");
+        for path in paths {
+            wait_for(&format!("{url}{path} answers 200"), LIFECYCLE, || async {
+                let code = http.get(format!("{url}{path}")).send().await?.status();
+                Ok(code.is_success().then_some(()))
+            })
+            .await?;
+        }
+    }
+    ops.stop().await;
+
     // Workloads: two pods with new EIPs, a Deployment and a StatefulSet on named EIPs.
     let instance_key = SETTING_INSTANCE_ID.keys[0];
     cluster

@@ -95,6 +95,20 @@ impl Manifests {
             .collect()
     }
 
+    /// The HTTP paths the probes of a workload's first container ask for.
+    pub fn probe_paths(&self, kind_: &str, ns: &str, name_: &str) -> anyhow::Result<Vec<String>> {
+        let w = self.find(kind_, ns, name_)?;
+        let c = w
+            .pointer("/spec/template/spec/containers/0")
+            .with_context(|| format!("{kind_} {name_} has no container"))?;
+        Ok(["livenessProbe", "readinessProbe", "startupProbe"]
+            .iter()
+            .filter_map(|p| c.pointer(&format!("/{p}/httpGet/path")))
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect())
+    }
+
     /// The content of the file at `path` in this container, from the ConfigMap volume
     /// mounted over its directory.
     pub fn mounted_file(
