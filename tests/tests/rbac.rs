@@ -198,6 +198,11 @@ async fn scenario() -> anyhow::Result<()> {
         .node("n2", "ecs.g7.large")
         .start()
         .await?;
+    anyhow::ensure!(
+        cluster.is_sandbox(),
+        "this test needs the sandbox API server, which enforces and audits RBAC; it cannot run against {}",
+        eip_e2e::ENV_KUBECONFIG
+    );
     let admin = cluster.client();
     let loaded = load_rbac(&admin, &base).await?;
     assert!(loaded >= 10, "only {loaded} objects loaded");
