@@ -38,10 +38,24 @@ pub struct AuditEntry {
 }
 
 /// Tokens and the audit log.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Auth {
     tokens: Mutex<HashMap<String, UserInfo>>,
     audit: Mutex<BTreeMap<AuditEntry, u64>>,
+}
+
+/// Names the users, never their tokens.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let users: Vec<String> = lock(&self.tokens)
+            .values()
+            .map(|u| u.name.clone())
+            .collect();
+        f.debug_struct("Auth")
+            .field("users", &users)
+            .field("audit_entries", &lock(&self.audit).len())
+            .finish()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -192,14 +206,19 @@ mod tests {
     #[test]
     fn tokens_name_users_and_bad_ones_are_unauthorized() {
         let auth = Auth::default();
-        auth.insert("t1".into(), UserInfo::service_account("ns", "sa"));
+        auth.insert("t1-secret".into(), UserInfo::service_account("ns", "sa"));
+        let shown = format!("{auth:?}");
+        assert!(
+            shown.contains("system:serviceaccount:ns:sa") && !shown.contains("t1-secret"),
+            "{shown}"
+        );
         assert_eq!(auth.authenticate(None), Ok(None));
-        let u = auth.authenticate(Some("Bearer t1")).ok().flatten();
+        let u = auth.authenticate(Some("Bearer t1-secret")).ok().flatten();
         assert_eq!(
             u.map(|u| u.name),
             Some("system:serviceaccount:ns:sa".to_string())
         );
-        for bad in ["Bearer nope", "Basic dTpw", "t1"] {
+        for bad in ["Bearer nope", "Basic dTpw", "t1-secret"] {
             let e = auth.authenticate(Some(bad)).err();
             assert_eq!(
                 e.map(|e| (e.code, e.reason)),
