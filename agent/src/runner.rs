@@ -15,7 +15,7 @@ use eip_core::capacity::InstanceTypeCapacity;
 use eip_core::eni_config::{self, EniConf};
 use eip_core::names;
 use eip_core::podeip::{PodEIP, PodEIPPhase};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action as KubeAction, Controller};
@@ -211,7 +211,8 @@ async fn run(ctx: Arc<Context>, shutdown: CancellationToken, alive: AliveGuard) 
 }
 
 /// The kube-runtime Controller over this node's pods, woken by the PodEIPs labelled for
-/// this node and by `eni-config` changes (`rx`).
+/// this node and by `eni-config` changes (`rx`). On shutdown it lets the running
+/// reconciles finish.
 async fn controller(
     ctx: Arc<Context>,
     rx: mpsc::UnboundedReceiver<()>,
@@ -220,7 +221,7 @@ async fn controller(
     let node = &ctx.cfg.node_name;
     let pods: Api<Pod> = Api::all(ctx.client.clone());
     let recs: Api<PodEIP> = Api::all(ctx.client.clone());
-    Controller::new(pods, watcher::Config::default().fields(&pods_of_node(node)))
+    let controller = Controller::new(pods, watcher::Config::default().fields(&pods_of_node(node)))
         .watches(
             recs,
             watcher::Config::default().labels(&records_of_node(node)),
@@ -230,10 +231,26 @@ async fn controller(
             },
         )
         .reconcile_all_on(tokio_stream_from(rx))
-        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned());
+    let store = controller.store();
+    let run = controller
         .run(reconcile, error_policy, ctx.clone())
-        .for_each(|_| async {})
-        .await;
+        .for_each(|_| async {});
+    // kube-runtime holds every reconcile until the pod watch's first list filled its store,
+    // and a graceful shutdown before that ends the watch, so the store would never fill
+    // and the shutdown never finish. Before that point nothing runs: stop at once.
+    let early_shutdown = async {
+        shutdown.cancelled().await;
+        if store.wait_until_ready().now_or_never().is_none() {
+            tracing::debug!("shut down before the first list of pods: nothing to finish");
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = run => {}
+        _ = early_shutdown => {}
+    }
 }
 
 /// Field selector of the pods on `node`.

@@ -415,7 +415,9 @@ async fn a_failed_start_up_list_keeps_the_agent_unready_until_it_succeeds() -> a
             async move { ready.then_some(()) }
         })
         .await?;
-        a2.shutdown().await;
+        // A shutdown right after readiness, before the controller's pod watch has listed,
+        // ends too (it once waited for that list forever).
+        tokio::time::timeout(Duration::from_secs(5), a2.shutdown()).await?;
         Ok(())
     })
     .await
