@@ -445,6 +445,7 @@ async fn scenario() -> anyhow::Result<()> {
     for a in agents {
         a.shutdown().await;
     }
+    extender.shutdown().await?;
 
     assert_eq!(
         denied(&agent_user, &audit),
