@@ -4,7 +4,8 @@
 //! a `KubeSchedulerConfiguration`. Out: the cluster's moving parts: [`nodesim`] (kubelet +
 //! Terway IPAM per node), [`workloads`] (Deployments, ReplicaSets, StatefulSets),
 //! [`scheduler`] (kube-scheduler towards extenders), with [`events`] and [`names`] shared
-//! by them and [`error`] their error type.
+//! by them and [`error`] their error type; [`stack`] wires all of it with the real
+//! `eip-extender` and `eip-agent` into what the `sandbox` binary runs.
 
 pub mod apiserver;
 pub mod error;
@@ -12,4 +13,5 @@ pub mod events;
 pub mod names;
 pub mod nodesim;
 pub mod scheduler;
+pub mod stack;
 pub mod workloads;
