@@ -32,6 +32,13 @@ fn rss_mib(pid: Option<u32>) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The machine's 1/5/15-minute load averages (other work sharing the two cores).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -133,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
+    println!("load average at the start: {}", loadavg());
     let before = rss_mib(None);
     let t = Instant::now();
     let app = app();
@@ -212,14 +220,18 @@ async fn main() -> anyhow::Result<()> {
         let url = url.clone();
         async move {
             let t = Instant::now();
-            let r = http
+            let mut r = http
                 .post(&url)
                 .header("content-type", "application/json")
                 .body(body)
                 .send()
                 .await?;
-            let b = r.bytes().await?;
-            anyhow::ensure!(b.len() > 64, "short answer");
+            // read the answer to its last byte (without gathering it into one buffer)
+            let mut len = 0;
+            while let Some(chunk) = r.chunk().await? {
+                len += chunk.len();
+            }
+            anyhow::ensure!(len > 64, "short answer");
             anyhow::Ok(t.elapsed())
         }
     };
@@ -266,5 +278,6 @@ async fn main() -> anyhow::Result<()> {
         report(&format!("  latency at {conc} connections"), all);
     }
     println!("server RSS at the end: {:.1} MiB", rss_mib(server_pid));
+    println!("load average at the end: {}", loadavg());
     Ok(())
 }

@@ -437,25 +437,37 @@ async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
     }
 }
 
+/// Read the body, run `verb` on it, record the call, and answer JSON, or the refusal's
+/// status with its sentence.
+async fn answer<T: serde::Serialize>(
+    app: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    verb: &'static str,
+    run: impl FnOnce(&AppState, &[u8]) -> Result<T, (StatusCode, String)>,
+) -> HttpResponse {
+    let t = Instant::now();
+    let out = match read_body(req, payload, app.body_limit).await {
+        Ok(body) => run(app, &body),
+        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
+    };
+    app.metrics
+        .observe(verb, out.is_ok(), t.elapsed().as_secs_f64());
+    match out {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err((status, msg)) => {
+            tracing::warn!(verb, error = %msg, "request refused");
+            HttpResponse::build(status).body(msg)
+        }
+    }
+}
+
 async fn prioritize(
     app: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let t = Instant::now();
-    let out = match read_body(&req, payload, app.body_limit).await {
-        Ok(body) => app.prioritize_body(&body),
-        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
-    };
-    app.metrics
-        .observe("prioritize", out.is_ok(), t.elapsed().as_secs_f64());
-    match out {
-        Ok(list) => json(StatusCode::OK, &list),
-        Err((status, msg)) => {
-            tracing::warn!(verb = "prioritize", error = %msg, "prioritize refused");
-            HttpResponse::build(status).body(msg)
-        }
-    }
+    answer(&app, &req, payload, "prioritize", AppState::prioritize_body).await
 }
 
 async fn preempt(
@@ -463,20 +475,7 @@ async fn preempt(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let t = Instant::now();
-    let out = match read_body(&req, payload, app.body_limit).await {
-        Ok(body) => app.preempt_body(&body),
-        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
-    };
-    app.metrics
-        .observe("preempt", out.is_ok(), t.elapsed().as_secs_f64());
-    match out {
-        Ok(r) => json(StatusCode::OK, &r),
-        Err((status, msg)) => {
-            tracing::warn!(verb = "preempt", error = %msg, "preempt refused");
-            HttpResponse::build(status).body(msg)
-        }
-    }
+    answer(&app, &req, payload, "preempt", AppState::preempt_body).await
 }
 
 async fn bind(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {

@@ -159,6 +159,44 @@ impl From<PodBuilder> for PodFacts {
     }
 }
 
+/// A cloud client for region `cn-hangzhou` at `endpoint` (an eip-cloudsim), with test keys.
+pub fn sim_cloud(endpoint: &str) -> anyhow::Result<std::sync::Arc<dyn eip_cloud::Cloud>> {
+    let client = eip_cloud::AliyunClient::builder()
+        .region("cn-hangzhou")
+        .endpoint(endpoint)
+        .credentials(eip_cloud::credentials::Credentials::new(
+            "testid",
+            "testsecret",
+        ))
+        .build()?;
+    Ok(std::sync::Arc::new(client))
+}
+
+/// Poll `check` every 50 ms until it yields a value; panics naming `what` after 60 s.
+pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Run a test body with a time limit: its own error, or "test timed out".
+pub async fn within<T>(
+    limit: std::time::Duration,
+    body: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, body)
+        .await
+        .map_err(|_| anyhow::anyhow!("test timed out after {limit:?}"))?
+}
+
 /// A [`crate::bind::Binder`] that keeps bindings in memory, answers a second binding of
 /// the same pod with 409 as the API server does, and can be slowed down or made to fail.
 #[derive(Debug, Default)]

@@ -46,6 +46,22 @@ fn region(allocated: usize) -> ClusterState {
     s
 }
 
+/// (bound, rejected for `why`) among the outcomes of spawned binds; anything else fails.
+fn tally(
+    outcomes: Vec<Result<BindOutcome, tokio::task::JoinError>>,
+    why: ReasonKind,
+) -> (usize, usize) {
+    let (mut bound, mut rejected) = (0, 0);
+    for o in outcomes {
+        match o.expect("bind task") {
+            BindOutcome::Bound => bound += 1,
+            BindOutcome::Rejected(r) if r.kind == why => rejected += 1,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    (bound, rejected)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_binds_on_five_free_slots_bind_exactly_five() {
     tokio::time::timeout(TIMEOUT, async {
@@ -73,20 +89,8 @@ async fn fifty_binds_on_five_free_slots_bind_exactly_five() {
                     .await
             })
         });
-        let outcomes: Vec<BindOutcome> = join_all(tasks)
-            .await
-            .into_iter()
-            .map(|r| r.expect("task"))
-            .collect();
-        let bound = outcomes
-            .iter()
-            .filter(|o| **o == BindOutcome::Bound)
-            .count();
-        let full = outcomes
-            .iter()
-            .filter(|o| matches!(o, BindOutcome::Rejected(r) if r.kind == ReasonKind::NodeFull))
-            .count();
-        assert_eq!((bound, full), (5, 45));
+        let outcomes = join_all(tasks).await;
+        assert_eq!(tally(outcomes, ReasonKind::NodeFull), (5, 45));
         assert_eq!(binder.bound_count(), 5);
         assert_eq!(binder.calls.load(Ordering::SeqCst), 5);
         let st = state.read().unwrap();
@@ -123,20 +127,8 @@ async fn thirty_eip_pods_against_quota_twenty_with_ten_allocated_approve_ten() {
                     .await
             })
         });
-        let outcomes: Vec<BindOutcome> = join_all(tasks)
-            .await
-            .into_iter()
-            .map(|r| r.expect("task"))
-            .collect();
-        let bound = outcomes
-            .iter()
-            .filter(|o| **o == BindOutcome::Bound)
-            .count();
-        let quota = outcomes
-            .iter()
-            .filter(|o| matches!(o, BindOutcome::Rejected(r) if r.kind == ReasonKind::QuotaReached))
-            .count();
-        assert_eq!((bound, quota), (10, 20));
+        let outcomes = join_all(tasks).await;
+        assert_eq!(tally(outcomes, ReasonKind::QuotaReached), (10, 20));
         assert_eq!(binder.bound_count(), 10);
         let st = state.read().unwrap();
         assert_eq!(st.allocated_eips(), Some(10));

@@ -4,19 +4,17 @@
 //! unschedulable pods carry the extender's reasons.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use eip_cloud::Cloud;
 use eip_cloud::args::AllocateEipArgs;
-use eip_cloud::credentials::Credentials;
 use eip_cloudsim::{CloudSim, SimConfig};
 use eip_core::annotations::SETTING_POD_WITH_EIP;
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
 use eip_core::names::{LABEL_ZONE, NODE_MAX_AVAILABLE_IP};
 use eip_core::podeip::PodEIP;
 use eip_extender::Settings;
+use eip_extender::testkit::{sim_cloud, wait_for, within};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -76,38 +74,16 @@ fn scheduled_message(p: &Pod) -> Option<String> {
         .and_then(|c| c.message.clone())
 }
 
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_land_only_where_they_fit_and_the_rest_carry_reasons() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, scenario())
-        .await
-        .map_err(|_| anyhow::anyhow!("end-to-end test timed out"))?
+    within(TIMEOUT, scenario()).await
 }
 
 async fn scenario() -> anyhow::Result<()> {
     let api = ApiServer::start(ApiServerOptions::default()).await?;
     let client = api.client().await?;
     let sim = CloudSim::start(SimConfig::default()).await?;
-    let cloud: Arc<dyn Cloud> = Arc::new(
-        eip_cloud::AliyunClient::builder()
-            .region("cn-hangzhou")
-            .endpoint(sim.url())
-            .credentials(Credentials::new("testid", "testsecret"))
-            .build()?,
-    );
+    let cloud = sim_cloud(&sim.url())?;
     // one EIP already allocated in the region; quota 2 leaves room for one EIP pod
     cloud
         .allocate_eip_address(&AllocateEipArgs::default())

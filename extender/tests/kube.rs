@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use eip_cloud::Cloud;
 use eip_cloud::args::AllocateEipArgs;
-use eip_cloud::credentials::Credentials;
 use eip_cloudsim::{CloudSim, SimConfig};
 use eip_core::annotations::SETTING_POD_WITH_EIP;
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
@@ -21,6 +19,7 @@ use eip_extender::bind::{Binder, KubeBinder};
 use eip_extender::http::Readiness;
 use eip_extender::lease::{self, LeaseConfig};
 use eip_extender::state::{CloudView, EipFacts};
+use eip_extender::testkit::{sim_cloud, wait_for, within};
 use eip_extender::{RunningExtender, Settings};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
@@ -32,20 +31,6 @@ use sandbox::apiserver::{ApiServer, ApiServerOptions, RunningApiServer};
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn cluster() -> anyhow::Result<(RunningApiServer, Client)> {
     let api = ApiServer::start(ApiServerOptions::default()).await?;
@@ -116,7 +101,7 @@ async fn extender(client: &Client) -> anyhow::Result<RunningExtender> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn burst_of_real_binds_fills_exactly_the_free_slots() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let (api, client) = cluster().await?;
         eni_config(&client, true).await?;
         node(&client, "n1", 5).await?;
@@ -187,12 +172,11 @@ async fn burst_of_real_binds_fills_exactly_the_free_slots() -> anyhow::Result<()
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn burst_of_real_eip_binds_stops_at_the_quota() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let (api, client) = cluster().await?;
         eni_config(&client, true).await?;
         for n in 0..3 {
@@ -259,12 +243,11 @@ async fn burst_of_real_eip_binds_stops_at_the_quota() -> anyhow::Result<()> {
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eni_config_switches_apply_live() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let (api, client) = cluster().await?;
         let ext = extender(&client).await?;
         assert!(
@@ -288,12 +271,11 @@ async fn eni_config_switches_apply_live() -> anyhow::Result<()> {
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let (api, client) = cluster().await?;
         let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
         // a leader that stopped renewing: its lease (2 s) must run out before anyone takes over
@@ -362,20 +344,13 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloud_view_reads_eips_and_zone_ips_from_cloudsim() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let sim = CloudSim::start(SimConfig::default()).await?;
-        let cloud: Arc<dyn Cloud> = Arc::new(
-            eip_cloud::AliyunClient::builder()
-                .region("cn-hangzhou")
-                .endpoint(sim.url())
-                .credentials(Credentials::new("testid", "testsecret"))
-                .build()?,
-        );
+        let cloud = sim_cloud(&sim.url())?;
         let a = cloud
             .allocate_eip_address(&AllocateEipArgs::default())
             .await?;
@@ -411,12 +386,11 @@ async fn cloud_view_reads_eips_and_zone_ips_from_cloudsim() -> anyhow::Result<()
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_https_when_given_a_certificate() -> anyhow::Result<()> {
-    tokio::time::timeout(TIMEOUT, async {
+    within(TIMEOUT, async {
         let (api, client) = cluster().await?;
         let dir = tempfile::tempdir()?;
         let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
@@ -464,5 +438,4 @@ async fn serves_https_when_given_a_certificate() -> anyhow::Result<()> {
         anyhow::Ok(())
     })
     .await
-    .map_err(|_| anyhow::anyhow!("test timed out"))?
 }
