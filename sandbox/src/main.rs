@@ -16,7 +16,14 @@ async fn main() -> std::process::ExitCode {
     match sandbox::stack::cli::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sandbox: {}", anyhow::Error::from(e).chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+            eprintln!(
+                "sandbox: {}",
+                anyhow::Error::from(e)
+                    .chain()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            );
             std::process::ExitCode::FAILURE
         }
     }

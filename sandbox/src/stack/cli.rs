@@ -64,7 +64,10 @@ fn instance_type(s: &str) -> Result<String, String> {
         return Ok(s.to_string());
     }
     let known: Vec<String> = types.into_iter().map(|t| t.instance_type_id).collect();
-    Err(format!("unknown instance type (known: {})", known.join(", ")))
+    Err(format!(
+        "unknown instance type (known: {})",
+        known.join(", ")
+    ))
 }
 
 fn zone(s: &str) -> Result<String, String> {
@@ -316,9 +319,15 @@ mod tests {
     #[test]
     fn bad_flags_are_refused_with_the_reason() {
         let e = error_of(&["--nodes=0"]);
-        assert!(e.contains("--nodes") && e.contains("0 is not in 1..=50"), "{e}");
+        assert!(
+            e.contains("--nodes") && e.contains("0 is not in 1..=50"),
+            "{e}"
+        );
         let e = error_of(&["--instance-type=ecs.nope"]);
-        assert!(e.contains("unknown instance type (known: ecs.g7.large"), "{e}");
+        assert!(
+            e.contains("unknown instance type (known: ecs.g7.large"),
+            "{e}"
+        );
         let e = error_of(&["--zones=cn-hangzhou-h,mars-1"]);
         assert!(e.contains("no vSwitch in this zone"), "{e}");
         let e = error_of(&["--cloud-listen=0.0.0.0:80"]);
@@ -341,8 +350,16 @@ mod tests {
             kubeconfig: PathBuf::from("/w/sandbox.kubeconfig"),
             examples: PathBuf::from("sandbox/examples"),
             nodes: vec![
-                ("node-1".into(), "ecs.g7.large".into(), "cn-hangzhou-h".into()),
-                ("node-2".into(), "ecs.g7.large".into(), "cn-hangzhou-i".into()),
+                (
+                    "node-1".into(),
+                    "ecs.g7.large".into(),
+                    "cn-hangzhou-h".into(),
+                ),
+                (
+                    "node-2".into(),
+                    "ecs.g7.large".into(),
+                    "cn-hangzhou-i".into(),
+                ),
             ],
             eip_enabled: true,
             cloud_url: "http://127.0.0.1:1000".into(),
@@ -372,6 +389,9 @@ Ctrl-C stops it.
         };
         let text = off.render();
         assert!(text.contains("the EIP feature is off"), "{text}");
-        assert!(!text.contains("sed ") && !text.contains("named EIPs"), "{text}");
+        assert!(
+            !text.contains("sed ") && !text.contains("named EIPs"),
+            "{text}"
+        );
     }
 }

@@ -124,6 +124,17 @@ pub enum StackError {
     /// The options cannot describe a cluster.
     #[error("invalid sandbox options: {0}")]
     Invalid(String),
+    /// A listen address cannot be bound.
+    #[error("cannot listen for {what} on {addr}")]
+    Listen {
+        /// The component.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The API server did not start or its client could not be built.
     #[error("failed to start the sandbox API server")]
     ApiServer(#[source] ApiServerError),
@@ -161,7 +172,7 @@ pub enum StackError {
         node: String,
         /// The agent's error.
         #[source]
-        source: eip_agent::Error,
+        source: Box<eip_agent::Error>,
     },
 }
 
@@ -206,8 +217,21 @@ impl std::fmt::Debug for Stack {
 
 impl Stack {
     /// Starts everything; on an error, what was already started is stopped (dropped).
+    /// A listen address already in use is refused before anything starts.
     pub async fn start(opts: StackOptions) -> Result<Stack, StackError> {
         validate(&opts)?;
+        for (what, addr) in [
+            ("eip-extender", opts.extender_listen),
+            ("eip-cloudsim", opts.cloud.listen),
+        ] {
+            if addr.port() != 0 {
+                std::net::TcpListener::bind(addr).map_err(|source| StackError::Listen {
+                    what,
+                    addr,
+                    source,
+                })?;
+            }
+        }
         let cloud = CloudSim::start(opts.cloud.clone())
             .await
             .map_err(StackError::CloudSim)?;
@@ -475,7 +499,7 @@ async fn start_agent(
 ) -> Result<RunningAgent, StackError> {
     let agent_err = |source| StackError::Agent {
         node: node.name.clone(),
-        source,
+        source: Box::new(source),
     };
     let metrics = Arc::new(Metrics::new());
     let cloud = cloud_client(sim_cfg, &sim.url(), Some(metrics.clone()))?;
@@ -520,7 +544,10 @@ mod tests {
     fn the_default_stack_is_three_nodes_over_the_emulators_two_zones() {
         let o = StackOptions::default();
         let zones: Vec<&str> = o.nodes.iter().map(|n| n.zone.as_str()).collect();
-        assert_eq!(zones, vec!["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-h"]);
+        assert_eq!(
+            zones,
+            vec!["cn-hangzhou-h", "cn-hangzhou-i", "cn-hangzhou-h"]
+        );
         assert!(o.eip_enabled && !o.allow_rob);
         assert!(validate(&o).is_ok());
     }
