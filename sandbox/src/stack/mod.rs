@@ -243,7 +243,7 @@ impl Stack {
             .create(&PostParams::default(), &PodEIP::crd())
             .await
             .map_err(kube_err("create the PodEIP CustomResourceDefinition"))?;
-        let eni = eni_config(&opts, &cloud.admin())?;
+        let eni = eni_config(opts.eip_enabled, opts.allow_rob, &cloud.admin());
         Api::<ConfigMap>::namespaced(client.clone(), ENI_CONFIG_NAMESPACE)
             .create(&PostParams::default(), &eni)
             .await
@@ -298,7 +298,16 @@ impl Stack {
 
         let mut nodes = Vec::new();
         for (cfg, sim) in sims {
-            let agent = start_agent(&client, &opts.cloud, &cloud, &cfg).await?;
+            let metrics = Arc::new(Metrics::new());
+            let agent = start_agent(
+                &client,
+                cloud_client(&opts.cloud, &cloud.url(), Some(metrics.clone()))?,
+                cloud.metadata_url(&cfg.instance_id),
+                &cfg,
+                agent_config(&cfg.name),
+                metrics,
+            )
+            .await?;
             nodes.push(StackNode { cfg, sim, agent });
         }
         let workloads = WorkloadController::new(
@@ -422,9 +431,9 @@ fn validate(opts: &StackOptions) -> Result<(), StackError> {
     Ok(())
 }
 
-/// `kube-system/eni-config` as Terway ships it: the vSwitches of each zone, and the two
-/// EIP switches.
-fn eni_config(opts: &StackOptions, admin: &Admin) -> Result<ConfigMap, StackError> {
+/// `kube-system/eni-config` as Terway ships it: the emulator's vSwitches per zone, and the
+/// two EIP switches (`enable_eip_pool`, `allow_eip_rob`). For a create or an apply.
+pub fn eni_config(enabled: bool, allow_rob: bool, admin: &Admin) -> ConfigMap {
     let mut vswitches = serde_json::Map::new();
     for v in admin.snapshot().vswitches {
         let ids = vswitches.entry(v.zone_id).or_insert_with(|| json!([]));
@@ -436,18 +445,25 @@ fn eni_config(opts: &StackOptions, admin: &Admin) -> Result<ConfigMap, StackErro
     let conf = json!({
         "version": "1",
         ENI_CONF_VSWITCHES: vswitches,
-        ENABLE_EIP_POOL: flag(opts.eip_enabled),
-        ALLOW_EIP_ROB: flag(opts.allow_rob),
+        ENABLE_EIP_POOL: flag(enabled),
+        ALLOW_EIP_ROB: flag(allow_rob),
     });
-    serde_json::from_value(json!({
-        "metadata": {"name": ENI_CONFIG_NAME, "namespace": ENI_CONFIG_NAMESPACE},
-        "data": {ENI_CONF_KEY: conf.to_string()},
-    }))
-    .map_err(|e| StackError::Invalid(format!("eni-config: {e}")))
+    let mut data = std::collections::BTreeMap::new();
+    data.insert(ENI_CONF_KEY.to_string(), conf.to_string());
+    ConfigMap {
+        metadata: kube::api::ObjectMeta {
+            name: Some(ENI_CONFIG_NAME.to_string()),
+            namespace: Some(ENI_CONFIG_NAMESPACE.to_string()),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    }
 }
 
-/// A cloud client on the emulator with the account's AccessKey.
-fn cloud_client(
+/// A cloud client on the emulator at `url` with the account's AccessKey from `sim`,
+/// counting its calls in `metrics` when given (the agent's).
+pub fn cloud_client(
     sim: &SimConfig,
     url: &str,
     metrics: Option<Arc<Metrics>>,
@@ -489,29 +505,30 @@ pub fn agent_config(node: &str) -> AgentConfig {
     cfg
 }
 
-/// What `eip-agent` does at start on a node: publish the node's capacity, then run the
-/// agent with the node's instance metadata.
-async fn start_agent(
+/// What `eip-agent` does at start on a node: publish the node's capacity (from the
+/// cloud's instance-type table), then run the agent with the node's instance metadata at
+/// `metadata_url` (the emulator's, for a node simulator).
+pub async fn start_agent(
     client: &Client,
-    sim_cfg: &SimConfig,
-    sim: &RunningSim,
+    cloud: Arc<dyn Cloud>,
+    metadata_url: String,
     node: &NodeConfig,
+    cfg: AgentConfig,
+    metrics: Arc<Metrics>,
 ) -> Result<RunningAgent, StackError> {
     let agent_err = |source| StackError::Agent {
         node: node.name.clone(),
         source: Box::new(source),
     };
-    let metrics = Arc::new(Metrics::new());
-    let cloud = cloud_client(sim_cfg, &sim.url(), Some(metrics.clone()))?;
     runner::publish_node_capacity(client, cloud.as_ref(), &node.name, &node.instance_type)
         .await
         .map_err(agent_err)?;
     let ctx = Arc::new(Context::new(
         client.clone(),
         cloud,
-        Some(MetadataClient::new(sim.metadata_url(&node.instance_id))),
+        Some(MetadataClient::new(metadata_url)),
         Some(node.instance_id.clone()),
-        agent_config(&node.name),
+        cfg,
         metrics,
         None,
     ));
