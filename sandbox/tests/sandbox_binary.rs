@@ -213,9 +213,22 @@ async fn examples_scenario() -> anyhow::Result<()> {
         .to_string();
     let named = field(&text, "named EIPs: ")?.trim().to_string();
     let extender = field(&text, "eip-extender: ")?.trim().to_string();
+    let agents: Vec<&str> = field(&text, "eip-agent: ")?
+        .split(", ")
+        .filter_map(|a| a.split_whitespace().next())
+        .collect();
+    assert_eq!(agents.len(), 2, "one agent per node: {text}");
     let http = reqwest::Client::new();
-    let debug: Value = http.get(&extender).send().await?.json().await?;
-    assert!(debug.is_object(), "{debug}");
+    for url in std::iter::once(extender.as_str()).chain(agents) {
+        let debug: Value = http
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        assert!(debug.is_object(), "{url}: {debug}");
+    }
 
     let named_manifest = std::fs::read_to_string(examples().join(EXAMPLE_NAMED))?
         .replace(NAMED_EIP_PLACEHOLDER, &named);

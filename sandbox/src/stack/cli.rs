@@ -131,6 +131,8 @@ pub struct Banner {
     pub cloud_url: String,
     /// eip-extender's base URL.
     pub extender_url: String,
+    /// `(node, base URL)` of each eip-agent.
+    pub agents: Vec<(String, String)>,
     /// Pre-allocated EIPs.
     pub named_eips: Vec<String>,
 }
@@ -148,6 +150,7 @@ impl Banner {
             eip_enabled,
             cloud_url: stack.cloud_url(),
             extender_url: stack.extender_url(),
+            agents: stack.agent_urls(),
             named_eips: stack.named_eips().to_vec(),
         }
     }
@@ -193,6 +196,14 @@ impl Banner {
             "eip-extender: {}/debug/state",
             self.extender_url.trim_end_matches('/')
         );
+        let agents: Vec<String> = self
+            .agents
+            .iter()
+            .map(|(node, url)| format!("{url}/debug/state ({node})"))
+            .collect();
+        if !agents.is_empty() {
+            let _ = writeln!(s, "eip-agent: {}", agents.join(", "));
+        }
         let _ = writeln!(s, "Ctrl-C stops it.");
         s
     }
@@ -364,6 +375,10 @@ mod tests {
             eip_enabled: true,
             cloud_url: "http://127.0.0.1:1000".into(),
             extender_url: "http://127.0.0.1:2000".into(),
+            agents: vec![
+                ("node-1".into(), "http://127.0.0.1:3001".into()),
+                ("node-2".into(), "http://127.0.0.1:3002".into()),
+            ],
             named_eips: vec!["eip-abc".into()],
         };
         assert_eq!(
@@ -379,6 +394,7 @@ sandbox running: node-1 (ecs.g7.large, cn-hangzhou-h), node-2 (ecs.g7.large, cn-
 named EIPs: eip-abc
 eip-cloudsim: http://127.0.0.1:1000 (admin API: http://127.0.0.1:1000/_sim/state)
 eip-extender: http://127.0.0.1:2000/debug/state
+eip-agent: http://127.0.0.1:3001/debug/state (node-1), http://127.0.0.1:3002/debug/state (node-2)
 Ctrl-C stops it.
 "
         );

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eip_agent::controller::{AgentConfig, Context};
+use eip_agent::http::OpsServer;
 use eip_agent::metrics::{CloudObserver, Metrics};
 use eip_agent::runner::{self, RunningAgent};
 use eip_cloud::args::AllocateEipArgs;
@@ -189,6 +190,8 @@ struct StackNode {
     cfg: NodeConfig,
     sim: RunningNode,
     agent: RunningAgent,
+    /// The agent's /healthz, /readyz, /metrics and /debug/state.
+    ops: OpsServer,
 }
 
 /// A running stack; see the module docs.
@@ -308,7 +311,21 @@ impl Stack {
                 metrics,
             )
             .await?;
-            nodes.push(StackNode { cfg, sim, agent });
+            let ops = eip_agent::http::serve(
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+                agent.ctx.clone(),
+                agent.health.clone(),
+            )
+            .map_err(|source| StackError::Agent {
+                node: cfg.name.clone(),
+                source: Box::new(source),
+            })?;
+            nodes.push(StackNode {
+                cfg,
+                sim,
+                agent,
+                ops,
+            });
         }
         let workloads = WorkloadController::new(
             client.clone(),
@@ -364,6 +381,14 @@ impl Stack {
         self.nodes.iter().map(|n| &n.cfg)
     }
 
+    /// Each node's name with its agent's base URL (`/debug/state`, `/metrics`, ...).
+    pub fn agent_urls(&self) -> Vec<(String, String)> {
+        self.nodes
+            .iter()
+            .map(|n| (n.cfg.name.clone(), format!("http://{}", n.ops.addr)))
+            .collect()
+    }
+
     /// The EIPs pre-allocated for `pod-eip-instanceid`.
     pub fn named_eips(&self) -> &[String] {
         &self.named_eips
@@ -384,6 +409,7 @@ impl Stack {
         for n in self.nodes {
             tracing::debug!(node = %n.cfg.name, "stopping eip-agent");
             n.agent.shutdown().await;
+            n.ops.stop().await;
             sims.push(n.sim);
         }
         let extended = self.extender.shutdown().await;
