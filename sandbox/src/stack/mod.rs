@@ -253,21 +253,7 @@ impl Stack {
             .map_err(kube_err("create the eni-config ConfigMap"))?;
 
         let control_cloud = cloud_client(&opts.cloud, &cloud.url(), None)?;
-        let mut named_eips = Vec::new();
-        for i in 0..opts.named_eips {
-            let args = AllocateEipArgs {
-                name: Some(format!("sandbox-named-{}", i + 1)),
-                ..AllocateEipArgs::default()
-            };
-            let eip = control_cloud
-                .allocate_eip_address(&args)
-                .await
-                .map_err(|source| StackError::Cloud {
-                    what: "pre-allocate a named EIP".to_string(),
-                    source,
-                })?;
-            named_eips.push(eip.allocation_id);
-        }
+        let named_eips = allocate_named_eips(control_cloud.as_ref(), opts.named_eips).await?;
 
         let admin = cloud.admin();
         let mut sims = Vec::new();
@@ -282,22 +268,8 @@ impl Stack {
             sims.push((cfg, sim));
         }
 
-        let mut settings = eip_extender::Settings {
-            listen: opts.extender_listen,
-            region: opts.cloud.region_id.clone(),
-            eip_quota: opts.cloud.eip_quota,
-            cloud_endpoint: Some(cloud.url()),
-            cloud_refresh: Duration::from_secs(2),
-            ..eip_extender::Settings::default()
-        };
-        let extender = eip_extender::start(&settings, client.clone(), Some(control_cloud))
-            .await
-            .map_err(StackError::Extender)?;
-        settings.scheduler_url = Some(extender.url());
-        let scheduler_yaml = settings
-            .scheduler_config_yaml()
-            .map_err(StackError::Extender)?;
-        let scheduler_config = SchedulerConfig::from_yaml(&scheduler_yaml)?;
+        let (extender, scheduler_config) =
+            start_extender(&opts, &client, &cloud, control_cloud).await?;
 
         let mut nodes = Vec::new();
         for (cfg, sim) in sims {
@@ -426,6 +398,52 @@ impl Stack {
         extended.map_err(StackError::Extender)?;
         Ok(stopped?)
     }
+}
+
+/// Allocates `count` EIPs (named `sandbox-named-N`) for `pod-eip-instanceid`.
+async fn allocate_named_eips(cloud: &dyn Cloud, count: u32) -> Result<Vec<String>, StackError> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let args = AllocateEipArgs {
+            name: Some(format!("sandbox-named-{}", i + 1)),
+            ..AllocateEipArgs::default()
+        };
+        let eip = cloud
+            .allocate_eip_address(&args)
+            .await
+            .map_err(|source| StackError::Cloud {
+                what: "pre-allocate a named EIP".to_string(),
+                source,
+            })?;
+        ids.push(eip.allocation_id);
+    }
+    Ok(ids)
+}
+
+/// Starts the extender on the emulator's region and quota, and reads back the
+/// `KubeSchedulerConfiguration` it prints for its own URL, as an operator would.
+async fn start_extender(
+    opts: &StackOptions,
+    client: &Client,
+    sim: &RunningSim,
+    cloud: Arc<dyn Cloud>,
+) -> Result<(RunningExtender, SchedulerConfig), StackError> {
+    let mut settings = eip_extender::Settings {
+        listen: opts.extender_listen,
+        region: opts.cloud.region_id.clone(),
+        eip_quota: opts.cloud.eip_quota,
+        cloud_endpoint: Some(sim.url()),
+        cloud_refresh: Duration::from_secs(2),
+        ..eip_extender::Settings::default()
+    };
+    let extender = eip_extender::start(&settings, client.clone(), Some(cloud))
+        .await
+        .map_err(StackError::Extender)?;
+    settings.scheduler_url = Some(extender.url());
+    let yaml = settings
+        .scheduler_config_yaml()
+        .map_err(StackError::Extender)?;
+    Ok((extender, SchedulerConfig::from_yaml(&yaml)?))
 }
 
 fn validate(opts: &StackOptions) -> Result<(), StackError> {
