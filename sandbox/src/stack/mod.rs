@@ -45,8 +45,10 @@ use crate::workloads::{RunningWorkloads, WorkloadController, WorkloadOptions};
 pub const CLUSTER_ID: &str = "sandbox";
 /// The `eni_conf` key Terway reads its vSwitches from (zone -> vSwitch ids).
 pub const ENI_CONF_VSWITCHES: &str = "vswitches";
-/// How much faster than kube-scheduler's defaults the scheduler loop backs off.
-pub const SCHEDULER_TIME_SCALE: u32 = 5;
+/// How much faster than kube-scheduler's defaults the scheduler loop runs: backoff
+/// 50..500 ms, and an unschedulable pod is tried again after 15 s without a cluster event
+/// (an `eni-config` change is none, for kube-scheduler as here).
+pub const SCHEDULER_TIME_SCALE: u32 = 20;
 
 /// One simulated node.
 #[derive(Debug, Clone, PartialEq, Eq)]
