@@ -55,8 +55,13 @@ impl LeaseConfig {
 }
 
 /// Take part in the election until the task is dropped, mirroring it into `ready.leader`.
-/// Dropping the task closes the channel, on which the crate releases a held lease so a
-/// standby takes over at once.
+///
+/// The crate's `changed()` returns when this replica gains or loses the lease, and renews
+/// it meanwhile. Any error (the API server unreachable, a renewal refused) makes this
+/// replica not ready at once, before its lease can run out and a standby take over; the
+/// election then starts again with a fresh manager, which reads the Lease anew (and finds
+/// the lease still ours if the trouble was short). A stopped replica does not release the
+/// lease: a standby takes over once it expires.
 pub async fn run(client: kube::Client, cfg: LeaseConfig, ready: Arc<Readiness>) {
     ready.leader_election.store(true, Ordering::Release);
     loop {
@@ -69,26 +74,16 @@ pub async fn run(client: kube::Client, cfg: LeaseConfig, ready: Arc<Readiness>) 
         )
         .await;
         match manager {
-            Ok(manager) => {
-                let (mut leader, task) = manager.watch().await;
-                loop {
-                    let held = *leader.borrow_and_update();
-                    set_leader(&ready, &cfg, held);
-                    if leader.changed().await.is_err() {
+            Ok(manager) => loop {
+                match manager.changed().await {
+                    Ok(held) => set_leader(&ready, &cfg, held),
+                    Err(e) => {
+                        set_leader(&ready, &cfg, false);
+                        tracing::warn!(lease = %cfg.name, error = %e, "leader election failed; starting over");
                         break;
                     }
                 }
-                set_leader(&ready, &cfg, false);
-                match task.await {
-                    Ok(Ok(_)) => tracing::warn!(lease = %cfg.name, "leader election stopped"),
-                    Ok(Err(e)) => {
-                        tracing::warn!(lease = %cfg.name, error = %e, "leader election failed")
-                    }
-                    Err(e) => {
-                        tracing::warn!(lease = %cfg.name, error = %e, "leader election task failed")
-                    }
-                }
-            }
+            },
             Err(e) => {
                 tracing::warn!(lease = %cfg.name, error = %e, "cannot start leader election")
             }

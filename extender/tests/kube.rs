@@ -330,17 +330,25 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
             Err("this eip-extender replica is not the leader")
         );
         assert_eq!(holder().await.as_deref(), Some("a"));
-        // a stops (its task is dropped): it hands the lease over and b takes it
+        // a stops (its task is dropped, as when it crashes): b takes over once a's lease runs out
         task_a.abort();
+        let stopped = tokio::time::Instant::now();
         wait_for("b to take over", async || b.check().is_ok().then_some(())).await;
+        assert!(
+            stopped.elapsed() >= Duration::from_millis(500),
+            "b waited for a's lease to expire ({:?})",
+            stopped.elapsed()
+        );
         assert_eq!(holder().await.as_deref(), Some("b"));
         let spec = leases.get("eip-extender").await?.spec.unwrap_or_default();
         assert!(
             spec.lease_transitions.unwrap_or(0) >= 2,
             "two transitions: {spec:?}"
         );
-        task_b.abort();
+        // the API server goes away: b cannot renew and steps down before its lease could lapse
         api.shutdown().await;
+        wait_for("b to step down", async || b.check().is_err().then_some(())).await;
+        task_b.abort();
         anyhow::Ok(())
     })
     .await
