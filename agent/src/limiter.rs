@@ -1,11 +1,27 @@
 //! A client-side pacing of the rate-limited cloud actions that adapts to `Throttling`
 //! answers (many agents share one account's limits: AllocateEipAddress and
-//! AssociateEipAddress are 120 per minute per account).
+//! AssociateEipAddress are 120 per minute per account). Each agent paces itself alone:
+//! agents are separate processes and share nothing.
 //!
-//! Additive increase, multiplicative decrease: every throttled attempt (seen through the
-//! cloud client's [`CallObserver`]) halves the action's pace, every success raises it by a
-//! step, within `[min, max]` calls per second. [`AdaptiveCloud`] waits for the action's
-//! next slot before each call. No lock is held across an await.
+//! The account's limit is a token bucket: a throttled call is not applied and costs no
+//! token, and a bucket left full wastes its refill. So the pace aims to keep trying often
+//! enough that the fleet never leaves the bucket full while any agent has work, without
+//! hammering it:
+//!
+//! - Additive increase, multiplicative decrease: every throttled attempt (seen through the
+//!   cloud client's [`CallObserver`]) multiplies the action's pace by `decrease` (once per
+//!   interval, so a burst of throttled attempts in flight together counts once), every
+//!   success raises it by `increase`, within `[min_rate, max_rate]` calls per second.
+//! - A success frees the next slot at the account's pace (`max_rate`): the bucket had a
+//!   token, so the next call may find one too. An agent whose pace was cut while the fleet
+//!   was busy finishes its last calls at once when the others are done, instead of
+//!   crawling at its cut pace.
+//! - Slots are jittered (±`jitter` of the interval) so that agents cut at the same moment
+//!   do not keep trying in step.
+//!
+//! [`AdaptiveCloud`] waits for the action's next slot before each attempt, and retries a
+//! throttled paced call (never applied, so always safe to retry) through the pace for up
+//! to `max_wait`. No lock is held across an await.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -24,6 +40,8 @@ use eip_cloud::model::{
     RequestIdResponse, TagResource, VSwitch,
 };
 use eip_cloud::{Cloud, Error};
+use rand::Rng;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The actions paced by default (the account-wide limits that matter for pods).
@@ -34,112 +52,167 @@ pub const PACED_ACTIONS: [&str; 2] = ["AllocateEipAddress", "AssociateEipAddress
 pub struct LimiterConfig {
     /// Lowest pace, calls per second.
     pub min_rate: f64,
-    /// Highest (and starting) pace, calls per second.
+    /// Highest (and starting) pace, calls per second: the account's limit.
     pub max_rate: f64,
     /// Added to the pace after each success.
     pub increase: f64,
     /// Multiplied into the pace after each throttled attempt.
     pub decrease: f64,
+    /// Each interval between two slots is drawn from `(1 ± jitter) / pace`.
+    pub jitter: f64,
     /// How long [`AdaptiveCloud`] keeps retrying a throttled paced call (a throttled call
     /// was not applied, so retrying it is always safe) before returning the error.
     pub max_wait: Duration,
 }
 
-impl Default for LimiterConfig {
-    fn default() -> Self {
+impl LimiterConfig {
+    /// The pacing for an account limit of `limit` calls per second: every knob is a
+    /// fraction of it (tuned with benches/fleet.rs: 50 agents on one account's limits).
+    pub fn for_limit(limit: f64) -> Self {
         Self {
-            // Tuned with benches/fleet.rs (50 agents on one account's limits).
-            min_rate: 0.05,
-            max_rate: 2.0, // 120 per minute
-            increase: 0.1,
+            min_rate: limit * 0.1,
+            max_rate: limit,
+            increase: limit * 0.05,
             decrease: 0.8,
+            jitter: 0.5,
             max_wait: Duration::from_secs(60),
         }
+    }
+}
+
+impl Default for LimiterConfig {
+    /// The published limit of AllocateEipAddress and AssociateEipAddress: 120 per minute.
+    fn default() -> Self {
+        Self::for_limit(2.0)
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Pace {
     rate: f64,
+    /// The earliest next slot.
     next: Option<Instant>,
+    /// The last slot taken.
+    last: Option<Instant>,
     /// When the pace was last cut: one cut per interval, so that a burst of throttled
     /// attempts in flight together counts once.
     cut: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Action {
+    pace: Mutex<Pace>,
+    /// Wakes the callers waiting for a slot when a success brings the next slot forward.
+    freed: Notify,
 }
 
 /// Per-action adaptive pace; also the observer that adapts it.
 #[derive(Debug)]
 pub struct AdaptiveLimiter {
     config: LimiterConfig,
-    paces: Mutex<HashMap<String, Pace>>,
+    actions: HashMap<&'static str, Action>,
 }
 
 impl AdaptiveLimiter {
     /// A limiter pacing [`PACED_ACTIONS`].
     pub fn new(config: LimiterConfig) -> Self {
-        let paces = PACED_ACTIONS
+        let actions = PACED_ACTIONS
             .iter()
             .map(|a| {
                 (
-                    (*a).to_owned(),
-                    Pace {
-                        rate: config.max_rate,
-                        next: None,
-                        cut: None,
+                    *a,
+                    Action {
+                        pace: Mutex::new(Pace {
+                            rate: config.max_rate,
+                            next: None,
+                            last: None,
+                            cut: None,
+                        }),
+                        freed: Notify::new(),
                     },
                 )
             })
             .collect();
-        Self {
-            config,
-            paces: Mutex::new(paces),
-        }
+        Self { config, actions }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Pace>> {
-        match self.paces.lock() {
+    fn lock(a: &Action) -> MutexGuard<'_, Pace> {
+        match a.pace.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
+    /// `1 / rate`, jittered by the configured fraction.
+    fn interval(&self, rate: f64) -> Duration {
+        let j = self.config.jitter.clamp(0.0, 1.0);
+        let f = if j > 0.0 {
+            rand::rng().random_range(1.0 - j..=1.0 + j)
+        } else {
+            1.0
+        };
+        Duration::from_secs_f64(f / rate.max(1e-6))
+    }
+
     /// The current pace of `action` (calls per second), if it is paced.
     pub fn rate(&self, action: &str) -> Option<f64> {
-        self.lock().get(action).map(|p| p.rate)
+        self.actions.get(action).map(|a| Self::lock(a).rate)
     }
 
     /// Waits for `action`'s next slot (immediately for actions that are not paced).
     pub async fn acquire(&self, action: &str) {
-        let wait = {
-            let mut paces = self.lock();
-            let Some(p) = paces.get_mut(action) else {
-                return;
-            };
-            let now = Instant::now();
-            let slot = p.next.map_or(now, |n| n.max(now));
-            p.next = Some(slot + Duration::from_secs_f64(1.0 / p.rate.max(1e-6)));
-            slot.saturating_duration_since(now)
+        let Some(a) = self.actions.get(action) else {
+            return;
         };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        loop {
+            let freed = a.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let wait = {
+                let mut p = Self::lock(a);
+                let now = Instant::now();
+                match p.next {
+                    Some(n) if n > now => n - now,
+                    _ => {
+                        p.next = Some(now + self.interval(p.rate));
+                        p.last = Some(now);
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = freed => {}
+            }
         }
     }
 
     /// Adapts the pace of `action` to one attempt's outcome.
     pub fn record(&self, action: &str, throttled: bool) {
         let c = self.config;
-        if let Some(p) = self.lock().get_mut(action) {
-            if throttled {
-                let now = Instant::now();
-                let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
-                if p.cut
-                    .is_none_or(|t| now.saturating_duration_since(t) >= interval)
-                {
-                    p.rate = (p.rate * c.decrease).max(c.min_rate);
-                    p.cut = Some(now);
-                }
-            } else {
-                p.rate = (p.rate + c.increase).min(c.max_rate);
+        let Some(a) = self.actions.get(action) else {
+            return;
+        };
+        let mut p = Self::lock(a);
+        let now = Instant::now();
+        if throttled {
+            let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
+            if p.cut
+                .is_none_or(|t| now.saturating_duration_since(t) >= interval)
+            {
+                p.rate = (p.rate * c.decrease).max(c.min_rate);
+                p.cut = Some(now);
+                let later = now + self.interval(p.rate);
+                p.next = Some(p.next.map_or(later, |n| n.max(later)));
+            }
+        } else {
+            p.rate = (p.rate + c.increase).min(c.max_rate);
+            // The next slot at the account's pace after the last one.
+            let at = p.last.unwrap_or(now) + Duration::from_secs_f64(1.0 / c.max_rate.max(1e-6));
+            if p.next.is_none_or(|n| at < n) {
+                p.next = Some(at);
+                drop(p);
+                a.freed.notify_waiters();
             }
         }
     }
@@ -332,6 +405,7 @@ mod tests {
         let l = AdaptiveLimiter::new(LimiterConfig {
             max_rate: 10.0,
             decrease: 0.5,
+            jitter: 0.0,
             ..LimiterConfig::default()
         });
         assert_eq!(l.config.max_wait, Duration::from_secs(60));
@@ -341,13 +415,61 @@ mod tests {
         }
         // 5 calls at 10/s: the 5th waits 4 intervals of 100 ms.
         assert_eq!(t0.elapsed(), Duration::from_millis(400));
-        l.record("AllocateEipAddress", true); // 5/s
+        l.record("AllocateEipAddress", true); // 5/s: the next slot is 200 ms away
         let t1 = Instant::now();
-        l.acquire("AllocateEipAddress").await; // the slot booked at the old pace: +100 ms
+        l.acquire("AllocateEipAddress").await;
         l.acquire("AllocateEipAddress").await; // then 200 ms apart
-        assert_eq!(t1.elapsed(), Duration::from_millis(300));
+        assert_eq!(t1.elapsed(), Duration::from_millis(400));
         let t2 = Instant::now();
         l.acquire("DescribeEipAddresses").await;
         assert_eq!(t2.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_success_frees_the_next_slot_at_the_accounts_pace() {
+        let l = Arc::new(AdaptiveLimiter::new(LimiterConfig {
+            max_rate: 10.0,
+            min_rate: 1.0,
+            decrease: 0.1,
+            jitter: 0.0,
+            ..LimiterConfig::default()
+        }));
+        l.acquire("AllocateEipAddress").await;
+        l.record("AllocateEipAddress", true); // 1/s: the next slot is 1 s away
+        let t0 = Instant::now();
+        let waiting = {
+            let l = l.clone();
+            tokio::spawn(async move { l.acquire("AllocateEipAddress").await })
+        };
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(!waiting.is_finished());
+        // Another call of this agent succeeded: the waiting one goes 100 ms (the
+        // account's pace) after the last slot, not 1 s.
+        l.record("AllocateEipAddress", false);
+        let r = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(matches!(r, Ok(Ok(()))));
+        assert_eq!(t0.elapsed(), Duration::from_millis(100));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_jittered_around_the_pace() {
+        let l = AdaptiveLimiter::new(LimiterConfig {
+            max_rate: 10.0,
+            jitter: 0.5,
+            ..LimiterConfig::default()
+        });
+        l.acquire("AssociateEipAddress").await;
+        let mut gaps = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            l.acquire("AssociateEipAddress").await;
+            gaps.push(t.elapsed());
+        }
+        assert!(
+            gaps.iter()
+                .all(|g| *g >= Duration::from_millis(50) && *g <= Duration::from_millis(150)),
+            "{gaps:?}"
+        );
+        assert!(gaps.iter().any(|g| *g != gaps[0]), "jittered: {gaps:?}");
     }
 }

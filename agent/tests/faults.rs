@@ -145,6 +145,7 @@ async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result
             increase: 0.5,
             decrease: 0.5,
             max_wait: Duration::from_secs(60),
+            ..LimiterConfig::default()
         }));
         let inner: Arc<dyn Cloud> = Arc::new(
             AliyunClient::builder()
