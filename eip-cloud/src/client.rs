@@ -4,7 +4,7 @@
 //! repeat are retried with exponential backoff and jitter (see
 //! [`Error::is_retryable`]); an optional per-action rate limiter spaces calls out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,6 +142,7 @@ pub struct AliyunClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     rate_limits: HashMap<String, Quota>,
+    caller_paced: HashSet<String>,
     observer: Option<Arc<dyn CallObserver>>,
     auto_client_token: bool,
     user_agent: String,
@@ -159,6 +160,7 @@ impl Default for AliyunClientBuilder {
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             rate_limits: HashMap::new(),
+            caller_paced: HashSet::new(),
             observer: None,
             auto_client_token: true,
             user_agent: format!("kube-eip/{}", env!("CARGO_PKG_VERSION")),
@@ -240,6 +242,15 @@ impl AliyunClientBuilder {
         self
     }
 
+    /// Throttled calls of these actions are returned to the caller at once instead of
+    /// being retried here: for a caller that paces them itself (retrying here would bypass
+    /// its pace). Other retryable errors of these actions are still retried.
+    pub fn caller_paced<S: Into<String>>(mut self, actions: impl IntoIterator<Item = S>) -> Self {
+        self.caller_paced
+            .extend(actions.into_iter().map(Into::into));
+        self
+    }
+
     /// Receives a record of every HTTP attempt.
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -291,6 +302,7 @@ impl AliyunClientBuilder {
                 retry: self.retry,
                 timeout: self.timeout,
                 limiters,
+                caller_paced: self.caller_paced,
                 observer: self.observer,
                 auto_client_token: self.auto_client_token,
                 http,
@@ -350,6 +362,7 @@ struct Inner {
     retry: RetryPolicy,
     timeout: Duration,
     limiters: HashMap<String, Arc<DefaultDirectRateLimiter>>,
+    caller_paced: HashSet<String>,
     observer: Option<Arc<dyn CallObserver>>,
     auto_client_token: bool,
     http: reqwest::Client,
@@ -443,7 +456,9 @@ impl AliyunClient {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            if !err.is_retryable(idempotent) {
+            if !err.is_retryable(idempotent)
+                || (matches!(err, Error::Throttling(_)) && self.inner.caller_paced.contains(action))
+            {
                 return Err(err);
             }
             let Some(mut delay) = backoff.next() else {

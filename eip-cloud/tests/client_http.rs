@@ -307,6 +307,40 @@ async fn throttling_and_conflicts_are_retried_with_retry_after_as_a_floor() -> a
 }
 
 #[tokio::test]
+async fn throttled_calls_of_caller_paced_actions_are_returned_at_once() -> anyhow::Result<()> {
+    tokio::time::timeout(BOUND, async {
+        let server = MockServer::start(|_, i| match i {
+            0 => Answer::error(409, "OperationConflict"),
+            _ => Answer::error(400, "Throttling.User"),
+        })
+        .await?;
+        let c = AliyunClient::builder()
+            .endpoint(server.url())
+            .credentials(Credentials::new("testid", SECRET))
+            .retry(fast_retry(5))
+            .caller_paced(["AllocateEipAddress"])
+            .build()?;
+        let e = c
+            .allocate_eip_address(&AllocateEipArgs::default())
+            .await
+            .err();
+        assert!(matches!(e, Some(Error::Throttling(_))), "{e:?}");
+        // The conflict was retried; the throttled attempt was returned, not retried.
+        assert_eq!(server.seen().len(), 2);
+        // Actions the caller does not pace are retried on throttling as before.
+        let e = c
+            .associate_eip_address(&AssociateEipArgs::default())
+            .await
+            .err();
+        assert!(matches!(e, Some(Error::Throttling(_))), "{e:?}");
+        assert_eq!(server.seen().len(), 7, "max_attempts is 5");
+        server.stop().await;
+        Ok(())
+    })
+    .await?
+}
+
+#[tokio::test]
 async fn retries_stop_at_max_attempts_and_unsafe_errors_are_not_retried() -> anyhow::Result<()> {
     tokio::time::timeout(BOUND, async {
         let server = MockServer::start(|s, _| match s.header("x-acs-action") {
