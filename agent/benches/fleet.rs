@@ -125,13 +125,11 @@ async fn run() -> anyhow::Result<()> {
                 .region("cn-hangzhou")
                 .endpoint(env.sim.url())
                 .credentials(Credentials::new("testid", "testsecret"))
-                // The limiter retries throttled paced calls through its pace; a client
-                // retrying them too would bypass it (FLEET_CLIENT_ATTEMPTS to compare).
+                // As in production: the limiter retries throttled paced calls through its
+                // pace; the client retries everything else.
+                .caller_paced(PACED)
                 .retry(RetryPolicy {
-                    max_attempts: std::env::var("FLEET_CLIENT_ATTEMPTS")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(1),
+                    max_attempts: 4,
                     min_delay: Duration::from_millis(50),
                     max_delay: Duration::from_millis(400),
                     jitter: true,

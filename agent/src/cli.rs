@@ -14,7 +14,7 @@ use eip_cloud::{AliyunClient, Cloud};
 
 use crate::controller::{AgentConfig, Context};
 use crate::error::Error;
-use crate::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers};
+use crate::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers, PACED_ACTIONS};
 use crate::metrics::{CloudObserver, Metrics};
 
 /// eip-agent: gives the pods of this node their EIPs (kube-eip's node DaemonSet).
@@ -66,6 +66,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let mut builder = AliyunClient::builder()
         .region(region)
         .credentials_provider(Arc::new(creds))
+        .caller_paced(PACED_ACTIONS)
         .observer(Arc::new(Observers(vec![
             Arc::new(CloudObserver(metrics.clone())),
             limiter.clone(),
