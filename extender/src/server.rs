@@ -30,6 +30,7 @@ pub struct RunningExtender {
     server: actix_web::dev::ServerHandle,
     done: tokio::task::JoinHandle<std::io::Result<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    election: Option<lease::Election>,
 }
 
 impl RunningExtender {
@@ -42,9 +43,14 @@ impl RunningExtender {
             .unwrap_or_default()
     }
 
-    /// Wait until the server stops (SIGINT/SIGTERM are handled by actix: graceful stop).
+    /// Wait until the server stops (SIGINT/SIGTERM are handled by actix: graceful stop),
+    /// then, with leader election, release the Lease: once no request is answered any
+    /// more, a standby takes over within its retry interval.
     pub async fn wait(mut self) -> Result<(), Error> {
         let r = (&mut self.done).await;
+        if let Some(election) = self.election.take() {
+            election.release().await;
+        }
         for t in &self.tasks {
             t.abort();
         }
@@ -142,18 +148,14 @@ pub async fn start(
             }
         }));
     }
-    if settings.leader_elect {
+    let election = settings.leader_elect.then(|| {
         // not ready until the lease is held, from the first moment
         ready
             .leader_election
             .store(true, std::sync::atomic::Ordering::Release);
         let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "kube-system".to_string());
-        tasks.push(tokio::spawn(lease::run(
-            client.clone(),
-            lease::LeaseConfig::new(ns),
-            ready.clone(),
-        )));
-    }
+        lease::Election::start(client.clone(), lease::LeaseConfig::new(ns), ready.clone())
+    });
     let data = web::Data::new(AppState::new(
         state.clone(),
         Some(binder),
@@ -188,6 +190,7 @@ pub async fn start(
         server: handle,
         done,
         tasks,
+        election,
     })
 }
 

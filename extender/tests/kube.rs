@@ -302,8 +302,8 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
             ready.synced.store(true, Ordering::Release);
             // as the server does: not ready until the lease is held, from the first moment
             ready.leader_election.store(true, Ordering::Release);
-            let task = tokio::spawn(lease::run(client.clone(), cfg(identity), ready.clone()));
-            (ready, task)
+            let election = lease::Election::start(client.clone(), cfg(identity), ready.clone());
+            (ready, election)
         };
         let holder = async || -> Option<String> {
             leases.get("eip-extender").await.ok()?.spec?.holder_identity
@@ -330,8 +330,8 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
             Err("this eip-extender replica is not the leader")
         );
         assert_eq!(holder().await.as_deref(), Some("a"));
-        // a stops (its task is dropped, as when it crashes): b takes over once a's lease runs out
-        task_a.abort();
+        // a stops (dropped, as when it crashes): b takes over once a's lease runs out
+        drop(task_a);
         let stopped = tokio::time::Instant::now();
         wait_for("b to take over", async || b.check().is_ok().then_some(())).await;
         assert!(
@@ -348,7 +348,65 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
         // the API server goes away: b cannot renew and steps down before its lease could lapse
         api.shutdown().await;
         wait_for("b to step down", async || b.check().is_err().then_some(())).await;
-        task_b.abort();
+        drop(task_b);
+        anyhow::Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gracefully_stopped_leader_releases_the_lease_to_its_standby() -> anyhow::Result<()> {
+    within(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-system");
+        // two replicas as the Deployment runs them: the default Lease (15 s, renewed 5 s
+        // before it expires, a standby re-reading it every 2 s)
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            leader_elect: true,
+            ..Settings::default()
+        };
+        let first = eip_extender::start(&settings, client.clone(), None).await?;
+        wait_for("the first replica to lead", async || {
+            first.ready.check().is_ok().then_some(())
+        })
+        .await;
+        let second = eip_extender::start(&settings, client.clone(), None).await?;
+        wait_for("the second replica to sync", async || {
+            second.ready.synced().then_some(())
+        })
+        .await;
+        assert_eq!(
+            second.ready.check(),
+            Err("this eip-extender replica is not the leader")
+        );
+        let holder = async || -> Option<String> {
+            leases.get("eip-extender").await.ok()?.spec?.holder_identity
+        };
+        let leader = holder().await;
+        assert!(leader.is_some(), "the first replica holds the Lease");
+        // when the leader's Lease would expire without a release (it may renew meanwhile,
+        // which only moves this later)
+        let spec = leases.get("eip-extender").await?.spec.unwrap_or_default();
+        let renewed = spec.renew_time.map(|t| t.0).unwrap_or_else(Timestamp::now);
+        let expires = renewed + Duration::from_secs(spec.lease_duration_seconds.unwrap_or(15) as u64);
+
+        let first_ready = first.ready.clone();
+        first.shutdown().await?;
+        assert!(first_ready.check().is_err(), "a stopped replica is not ready");
+        wait_for("the standby to take over", async || {
+            second.ready.check().is_ok().then_some(())
+        })
+        .await;
+        let took_over = Timestamp::now();
+        assert!(
+            took_over < expires,
+            "the standby took over at {took_over}, only once the Lease expired ({expires}): it was not released"
+        );
+        let now = holder().await;
+        assert!(now.is_some() && now != leader, "the standby holds the Lease: {now:?}");
+        second.shutdown().await?;
+        api.shutdown().await;
         anyhow::Ok(())
     })
     .await

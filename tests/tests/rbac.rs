@@ -250,7 +250,7 @@ async fn scenario() -> anyhow::Result<()> {
     // (a short Lease) leads, the extender started below stands by, and takes over when
     // the first one stops and releases the Lease.
     let first_ready = Arc::new(eip_extender::http::Readiness::default());
-    let first = tokio::spawn(eip_extender::lease::run(
+    let first = eip_extender::lease::Election::start(
         extender_client.clone(),
         eip_extender::lease::LeaseConfig {
             identity: "eip-extender-first".to_string(),
@@ -260,7 +260,7 @@ async fn scenario() -> anyhow::Result<()> {
             ..eip_extender::lease::LeaseConfig::new(ENI_CONFIG_NAMESPACE)
         },
         first_ready.clone(),
-    ));
+    );
     wait_for("the first extender replica leads", LIFECYCLE, || async {
         Ok(first_ready.leader.load(Ordering::Acquire).then_some(()))
     })
@@ -292,7 +292,7 @@ async fn scenario() -> anyhow::Result<()> {
         !extender.ready.leader.load(Ordering::Acquire),
         "two leaders"
     );
-    first.abort();
+    first.release().await;
     wait_for("the extender takes the lead over", LIFECYCLE, || async {
         Ok(extender.ready.leader.load(Ordering::Acquire).then_some(()))
     })
