@@ -181,6 +181,24 @@ impl FileCredentials {
         }
     }
 
+    /// Checks that `dir` is a directory (it may be empty, as a Secret volume marked
+    /// optional is when the Secret does not exist: the chain then moves on), so a mistyped
+    /// path fails at start-up instead of silently leaving the next provider in charge.
+    pub fn check_dir(dir: &Path) -> Result<(), Error> {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(Error::Credentials(format!(
+                "credentials directory {} is not a directory",
+                dir.display()
+            ))),
+            Err(e) => Err(Error::Credentials(format!(
+                "cannot open credentials directory {}: {}",
+                dir.display(),
+                e.kind()
+            ))),
+        }
+    }
+
     fn stamps(&self) -> Vec<Option<SystemTime>> {
         [
             FILE_ACCESS_KEY_ID,

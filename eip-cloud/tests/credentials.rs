@@ -145,6 +145,22 @@ async fn directory_rotation() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_credentials_directory_must_exist_and_be_a_directory() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // empty: an optional Secret that does not exist (the chain moves on)
+    FileCredentials::check_dir(dir.path())?;
+    let file = dir.path().join("access_key_id");
+    std::fs::write(&file, "id-1")?;
+    for bad in [file, dir.path().join("missing")] {
+        let e = FileCredentials::check_dir(&bad)
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("{} accepted", bad.display()))?;
+        assert!(e.to_string().contains(&*bad.to_string_lossy()), "{e}");
+    }
+    Ok(())
+}
+
 /// A metadata service with one instance and a RAM role; IMDSv2 tokens required unless
 /// `v1_only` (then the token PUT is refused and plain GETs work).
 async fn metadata_server(expiration: String, v1_only: bool) -> anyhow::Result<MockServer> {
