@@ -4,12 +4,14 @@
 //! endpoint; stop gracefully on SIGTERM / Ctrl-C, or fail when the agent's loop ended.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use eip_cloud::credentials::CredentialsChain;
+use eip_cloud::credentials::{CredentialsChain, FileCredentials};
 use eip_cloud::metadata::MetadataClient;
+use eip_cloud::metrics::CallObserver;
 use eip_cloud::{AliyunClient, Cloud};
 
 use crate::controller::{AgentConfig, Context};
@@ -40,6 +42,12 @@ pub struct Args {
         default_value = "http://100.100.100.200"
     )]
     pub metadata_endpoint: String,
+    /// Directory with the cloud AccessKey as files `access_key_id`, `access_key_secret` and
+    /// optionally `security_token` (a mounted Secret), re-read when they change; used after
+    /// the ALIBABA_CLOUD_* variables and before the node's RAM role. It may be empty (an
+    /// optional Secret that does not exist); a path that is not a directory is an error.
+    #[arg(long, env = "EIP_AGENT_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
     /// Period of the cluster-wide garbage collection.
     #[arg(long, env = "EIP_AGENT_GC_PERIOD", default_value = "5m", value_parser = humantime::parse_duration)]
     pub gc_period: Duration,
@@ -60,25 +68,17 @@ pub async fn run(args: Args) -> Result<(), Error> {
     tracing::info!(%instance_id, %region, %instance_type, node = %args.node_name, "learned this node's instance");
 
     let metrics = Arc::new(Metrics::new());
-    let creds = CredentialsChain::standard(None, None, md.clone(), None);
     // Paced below the account's published limits, slowing down on Throttling.
     let limiter = Arc::new(AdaptiveLimiter::new(LimiterConfig::default()));
-    let mut builder = AliyunClient::builder()
-        .region(region)
-        .credentials_provider(Arc::new(creds))
-        .caller_paced(PACED_ACTIONS)
-        .observer(Arc::new(Observers(vec![
+    let client_api: Arc<dyn Cloud> = Arc::new(cloud_client(
+        &args,
+        region,
+        &md,
+        Arc::new(Observers(vec![
             Arc::new(CloudObserver(metrics.clone())),
             limiter.clone(),
-        ])));
-    if let Some(ep) = &args.cloud_endpoint {
-        builder = builder.endpoint(ep.clone());
-    }
-    let client_api: Arc<dyn Cloud> = Arc::new(
-        builder
-            .build()
-            .map_err(Error::cloud("build the cloud client"))?,
-    );
+        ])),
+    )?);
     let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(client_api, limiter));
     let slots = crate::runner::publish_node_capacity(
         &client,
@@ -115,6 +115,43 @@ pub async fn run(args: Args) -> Result<(), Error> {
     agent.shutdown().await;
     ops.stop().await;
     Ok(())
+}
+
+/// The cloud client for `region`: `--cloud-endpoint` (else the regional endpoints),
+/// credentials from [`credentials`], throttled Allocate/Associate calls left to the
+/// limiter ([`PACED_ACTIONS`]), every call reported to `observer`.
+pub fn cloud_client(
+    args: &Args,
+    region: String,
+    md: &MetadataClient,
+    observer: Arc<dyn CallObserver>,
+) -> Result<AliyunClient, Error> {
+    let creds = credentials(args.credentials_dir.as_deref(), md)?;
+    let mut builder = AliyunClient::builder()
+        .region(region)
+        .credentials_provider(Arc::new(creds))
+        .caller_paced(PACED_ACTIONS)
+        .observer(observer);
+    if let Some(ep) = &args.cloud_endpoint {
+        builder = builder.endpoint(ep.clone());
+    }
+    builder
+        .build()
+        .map_err(Error::cloud("build the cloud client"))
+}
+
+/// The credential chain: the ALIBABA_CLOUD_* variables, then `dir` (which must be a
+/// directory), then the node's RAM role through `md`.
+pub fn credentials(dir: Option<&Path>, md: &MetadataClient) -> Result<CredentialsChain, Error> {
+    if let Some(dir) = dir {
+        FileCredentials::check_dir(dir).map_err(|e| Error::Config(e.to_string()))?;
+    }
+    Ok(CredentialsChain::standard(
+        None,
+        dir.map(Path::to_path_buf),
+        md.clone(),
+        None,
+    ))
 }
 
 async fn shutdown_signal() {
