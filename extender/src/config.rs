@@ -22,8 +22,8 @@ pub const DEFAULT_HTTP_TIMEOUT: &str = "5s";
 
 /// The kube-scheduler extender that keeps pods off nodes (and regions) that cannot give
 /// them a pod IP or an EIP. The cluster comes from KUBECONFIG or the in-cluster config;
-/// cloud credentials as eip-cloud reads them (ALIBABA_CLOUD_* variables, credentials
-/// directory, ECS RAM role).
+/// cloud credentials as eip-cloud reads them (ALIBABA_CLOUD_* variables, then
+/// --credentials-dir, then the ECS RAM role).
 #[derive(Debug, Clone, Default, Parser)]
 #[command(name = "eip-extender", version)]
 pub struct Cli {
@@ -69,6 +69,12 @@ pub struct Cli {
     /// Cloud view refresh interval, e.g. 15s.
     #[arg(long)]
     pub cloud_refresh: Option<String>,
+    /// Directory with the cloud AccessKey as files access_key_id, access_key_secret and
+    /// optionally security_token (a mounted Secret), re-read when they change; used after
+    /// the ALIBABA_CLOUD_* variables and before the RAM role. It may be empty; a path that
+    /// is not a directory is an error.
+    #[arg(long, env = "EIP_EXTENDER_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
 }
 
 /// The config file: every flag, spelled like the flag.
@@ -99,6 +105,8 @@ pub struct FileConfig {
     pub vpc_id: Option<String>,
     /// `--cloud-refresh`.
     pub cloud_refresh: Option<String>,
+    /// `--credentials-dir`.
+    pub credentials_dir: Option<PathBuf>,
 }
 
 /// Resolved settings.
@@ -126,6 +134,8 @@ pub struct Settings {
     pub vpc_id: Option<String>,
     /// Cloud refresh interval.
     pub cloud_refresh: Duration,
+    /// Credentials directory (a mounted Secret).
+    pub credentials_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -142,6 +152,7 @@ impl Default for Settings {
             tls: None,
             vpc_id: None,
             cloud_refresh: DEFAULT_CLOUD_REFRESH,
+            credentials_dir: None,
         }
     }
 }
@@ -221,6 +232,7 @@ impl Settings {
             tls,
             vpc_id: cli.vpc_id.clone().or(file.vpc_id),
             cloud_refresh,
+            credentials_dir: cli.credentials_dir.clone().or(file.credentials_dir),
         })
     }
 
@@ -292,7 +304,7 @@ mod tests {
     #[test]
     fn flags_override_file_override_defaults() {
         let file: FileConfig = serde_saphyr::from_str(
-            "listen: 127.0.0.1:9000\nregion: cn-beijing\neip-quota: 50\nscoring: binpack\npath-prefix: /sched/\ncloud-refresh: 30s\n",
+            "listen: 127.0.0.1:9000\nregion: cn-beijing\neip-quota: 50\nscoring: binpack\npath-prefix: /sched/\ncloud-refresh: 30s\ncredentials-dir: /etc/file\n",
         )
         .expect("file parses");
         let s = Settings::merge(&cli(&["--eip-quota", "7"]), file).expect("valid");
@@ -302,6 +314,16 @@ mod tests {
         assert_eq!(s.scoring, Scoring::Binpack);
         assert_eq!(s.path_prefix, "/sched");
         assert_eq!(s.cloud_refresh, Duration::from_secs(30));
+        assert_eq!(s.credentials_dir, Some(PathBuf::from("/etc/file")));
+        let s = Settings::merge(
+            &cli(&["--credentials-dir", "/etc/flag"]),
+            FileConfig {
+                credentials_dir: Some("/etc/file".into()),
+                ..FileConfig::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(s.credentials_dir, Some(PathBuf::from("/etc/flag")));
         let d = Settings::merge(&cli(&[]), FileConfig::default()).expect("valid");
         assert_eq!(d, Settings::default());
         assert_eq!(d.eip_quota, 20);

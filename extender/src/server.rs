@@ -201,12 +201,21 @@ pub async fn run(settings: Settings) -> Result<(), Error> {
     start(&settings, client, Some(cloud)).await?.wait().await
 }
 
-/// The real cloud client for these settings, credentials as eip-cloud reads them.
+/// The real cloud client for these settings, credentials as eip-cloud reads them: the
+/// ALIBABA_CLOUD_* variables, then `credentials_dir` (which must be a directory), then the
+/// ECS RAM role.
 pub fn build_cloud(settings: &Settings) -> Result<Arc<dyn Cloud>, Error> {
-    use eip_cloud::credentials::CredentialsChain;
+    use eip_cloud::credentials::{CredentialsChain, FileCredentials};
     use eip_cloud::metadata::{DEFAULT_METADATA_URL, MetadataClient};
-    let chain =
-        CredentialsChain::standard(None, None, MetadataClient::new(DEFAULT_METADATA_URL), None);
+    if let Some(dir) = &settings.credentials_dir {
+        FileCredentials::check_dir(dir).map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    let chain = CredentialsChain::standard(
+        None,
+        settings.credentials_dir.clone(),
+        MetadataClient::new(DEFAULT_METADATA_URL),
+        None,
+    );
     let mut b = eip_cloud::AliyunClient::builder()
         .region(settings.region.clone())
         .credentials_provider(Arc::new(chain));
