@@ -17,6 +17,11 @@ use crate::error::Error;
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8484";
 /// Default interval of the cloud view refresh.
 pub const DEFAULT_CLOUD_REFRESH: Duration = Duration::from_secs(15);
+/// The extender's Service as deploy/base installs it (Service `eip-extender` in namespace
+/// `kube-eip`): the host of the printed configuration's default URL.
+pub const DEFAULT_SERVICE_HOST: &str = "eip-extender.kube-eip.svc";
+/// The port of that Service.
+pub const DEFAULT_SERVICE_PORT: u16 = 8484;
 /// Default `httpTimeout` printed for kube-scheduler.
 pub const DEFAULT_HTTP_TIMEOUT: &str = "5s";
 
@@ -54,7 +59,9 @@ pub struct Cli {
     /// Path prefix of the scheduler verbs, e.g. /scheduler.
     #[arg(long)]
     pub path_prefix: Option<String>,
-    /// URL kube-scheduler uses to reach this extender (for --print-scheduler-config).
+    /// URL kube-scheduler uses to reach this extender (for --print-scheduler-config);
+    /// default: the Service deploy/base installs, http://eip-extender.kube-eip.svc:8484
+    /// followed by --path-prefix (https with --tls-cert-file).
     #[arg(long)]
     pub scheduler_url: Option<String>,
     /// PEM certificate chain: serve HTTPS.
@@ -126,7 +133,7 @@ pub struct Settings {
     pub leader_elect: bool,
     /// Verb path prefix ("" or "/something").
     pub path_prefix: String,
-    /// URL the scheduler uses (derived from listen when absent).
+    /// URL the scheduler uses (the installed Service when absent).
     pub scheduler_url: Option<String>,
     /// TLS cert and key.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -236,23 +243,16 @@ impl Settings {
         })
     }
 
-    /// The URL prefix kube-scheduler should call: `--scheduler-url`, else derived from the
-    /// listen address (loopback when listening on every address) and the path prefix.
+    /// The URL prefix kube-scheduler should call: `--scheduler-url`, else the Service
+    /// deploy/base installs ([`DEFAULT_SERVICE_HOST`]:[`DEFAULT_SERVICE_PORT`]) and the
+    /// path prefix.
     pub fn url_prefix(&self) -> String {
         if let Some(u) = &self.scheduler_url {
             return u.trim_end_matches('/').to_string();
         }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let host = if self.listen.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else if self.listen.is_ipv6() {
-            format!("[{}]", self.listen.ip())
-        } else {
-            self.listen.ip().to_string()
-        };
         format!(
-            "{scheme}://{host}:{}{}",
-            self.listen.port(),
+            "{scheme}://{DEFAULT_SERVICE_HOST}:{DEFAULT_SERVICE_PORT}{}",
             self.path_prefix
         )
     }
@@ -357,10 +357,13 @@ mod tests {
         let [e] = parsed.extenders.as_slice() else {
             panic!("one extender expected: {yaml}")
         };
-        assert_eq!(e.url_prefix, "http://127.0.0.1:8484/scheduler");
+        assert_eq!(
+            e.url_prefix,
+            "http://eip-extender.kube-eip.svc:8484/scheduler"
+        );
         assert_eq!(
             e.verb_url(e.filter_verb.as_deref().unwrap_or("")),
-            "http://127.0.0.1:8484/scheduler/filter"
+            "http://eip-extender.kube-eip.svc:8484/scheduler/filter"
         );
         assert_eq!(e.bind_verb.as_deref(), Some("bind"));
         assert_eq!(e.preempt_verb.as_deref(), Some("preempt"));
@@ -372,6 +375,11 @@ mod tests {
         };
         let e = tls.extender_entry();
         assert!(e.enable_https && e.url_prefix.starts_with("https://"));
+        let given = Settings {
+            scheduler_url: Some("http://10.0.0.9:8484/".into()),
+            ..Settings::default()
+        };
+        assert_eq!(given.url_prefix(), "http://10.0.0.9:8484");
     }
 }
 
@@ -380,19 +388,27 @@ mod deploy_drift {
     use super::*;
 
     /// `deploy/scheduler/kube-scheduler-config.yaml` is what `--print-scheduler-config`
-    /// prints for the in-cluster Service; regenerate it with
-    /// `cargo run -p eip-extender -- --print-scheduler-config --scheduler-url http://eip-extender.kube-system.svc:8484 > deploy/scheduler/kube-scheduler-config.yaml`.
+    /// prints with the settings file of deploy/base (so the path prefix and TLS match what
+    /// the Deployment serves); regenerate it with
+    /// `cargo run -p eip-extender -- --config deploy/base/eip-extender.yaml --print-scheduler-config > deploy/scheduler/kube-scheduler-config.yaml`.
     #[test]
     fn committed_scheduler_config_matches_the_printed_one() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../deploy/scheduler/kube-scheduler-config.yaml"
-        );
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        let s = Settings {
-            scheduler_url: Some("http://eip-extender.kube-system.svc:8484".into()),
-            ..Settings::default()
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let committed = std::fs::read_to_string(format!(
+            "{root}/deploy/scheduler/kube-scheduler-config.yaml"
+        ))
+        .unwrap_or_default();
+        let cli = Cli {
+            config: Some(format!("{root}/deploy/base/eip-extender.yaml").into()),
+            ..Cli::default()
         };
-        assert_eq!(committed, s.scheduler_config_yaml().unwrap_or_default());
+        let printed = Settings::resolve(&cli)
+            .and_then(|s| s.scheduler_config_yaml())
+            .unwrap_or_else(|e| e.to_string());
+        assert_eq!(committed, printed);
+        assert!(
+            printed.contains("http://eip-extender.kube-eip.svc:8484"),
+            "{printed}"
+        );
     }
 }

@@ -29,7 +29,6 @@ const BASE_MUST_HAVE: &[(&str, &str, &str)] = &[
     ("DaemonSet", "kube-eip", "eip-agent"),
     ("Deployment", "kube-eip", "eip-extender"),
     ("Service", "kube-eip", "eip-extender"),
-    ("Service", "kube-system", "eip-extender"),
     ("PodDisruptionBudget", "kube-eip", "eip-extender"),
     ("ConfigMap", "kube-system", "eip-kube-scheduler-config"),
 ];
@@ -72,15 +71,34 @@ fn every_kustomization_builds_and_the_base_holds_an_install() -> anyhow::Result<
             .and_then(Value::as_str),
         Some(committed.as_str())
     );
-    // The scheduler calls eip-extender.kube-system.svc: the alias must lead to the Service.
-    let alias = base.find("Service", "kube-system", "eip-extender")?;
+    // The scheduler calls the extender's Service itself, on the port it declares.
+    let url = eip_core::extender::SchedulerConfiguration::from_yaml(&committed)?
+        .extenders
+        .first()
+        .map(|e| e.url_prefix.clone())
+        .context("one extender")?;
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .with_context(|| format!("{url} is not plain http"))?;
+    let (host, port) = authority
+        .split_once(':')
+        .with_context(|| format!("{url} names no port"))?;
+    let [svc_name, svc_ns, "svc"] = host.split('.').collect::<Vec<_>>()[..] else {
+        bail!("{url} does not name a Service as <name>.<namespace>.svc");
+    };
+    assert_eq!((svc_ns, svc_name), ("kube-eip", "eip-extender"), "{url}");
+    let svc = base.find("Service", svc_ns, svc_name)?;
     assert_eq!(
-        alias.pointer("/spec/externalName").and_then(Value::as_str),
-        Some("eip-extender.kube-eip.svc.cluster.local")
+        svc.pointer("/spec/ports/0/port").and_then(Value::as_u64),
+        Some(port.parse()?),
+        "{url}: the Service's port"
     );
-    assert!(committed.contains("http://eip-extender.kube-system.svc:8484"));
-    let svc = base.find("Service", "kube-eip", "eip-extender")?;
-    assert_eq!(svc.pointer("/spec/ports/0/port"), Some(&Value::from(8484)));
+    assert!(
+        base.of_kinds(&["Service"])
+            .all(|s| s.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")),
+        "no alias Service is needed"
+    );
     // Images are overridable by name.
     for (kind, name, image) in [
         ("DaemonSet", "eip-agent", "kube-eip/eip-agent:latest"),
@@ -255,6 +273,67 @@ fn argv(binary: &str, cmd: &clap::Command, container: &Value) -> anyhow::Result<
     Ok(out)
 }
 
+/// The Secret mounted read-only at exactly `path` in `container`.
+fn secret_mounted_at<'a>(
+    workload: &'a Value,
+    container: &Value,
+    path: &std::path::Path,
+) -> anyhow::Result<&'a str> {
+    let mount = container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|m| m.get("mountPath").and_then(Value::as_str) == path.to_str())
+        .with_context(|| format!("nothing is mounted at {}", path.display()))?;
+    assert_eq!(
+        mount.get("readOnly"),
+        Some(&Value::Bool(true)),
+        "{} is mounted read-only",
+        path.display()
+    );
+    let volume = mount
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    workload
+        .pointer("/spec/template/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|v| manifests::name(v) == volume)
+        .and_then(|v| v.pointer("/secret/secretName"))
+        .and_then(Value::as_str)
+        .with_context(|| format!("volume {volume} at {} is not a Secret", path.display()))
+}
+
+/// The cloud AccessKey reaches a component only as the mounted Secret
+/// eip-cloud-credentials at its credentials directory, never as environment variables
+/// (a rotated key is then used without a restart).
+fn credentials_are_mounted(
+    ctx: &str,
+    workload: &Value,
+    container: &Value,
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let dir = dir.with_context(|| format!("{ctx}: no credentials directory"))?;
+    let secret = secret_mounted_at(workload, container, dir).context(ctx.to_string())?;
+    assert_eq!(secret, "eip-cloud-credentials", "{ctx}");
+    for e in container
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            e.pointer("/valueFrom/secretKeyRef").is_none(),
+            "{ctx}: env {} reads a Secret",
+            manifests::name(e)
+        );
+    }
+    Ok(())
+}
+
 fn port_named(container: &Value, name: &str) -> Option<u64> {
     container
         .get("ports")?
@@ -306,6 +385,7 @@ fn every_flag_env_and_config_key_in_the_manifests_is_accepted_by_the_binaries() 
                     "{ctx}: the declared port is not where the agent listens"
                 );
                 probe_ports_exist("eip-agent", c)?;
+                credentials_are_mounted(&ctx, workload, c, parsed.credentials_dir.as_deref())?;
                 *seen.entry("eip-agent").or_default() += 1;
             } else if image.starts_with("kube-eip/eip-extender:") {
                 let args =
@@ -333,6 +413,16 @@ fn every_flag_env_and_config_key_in_the_manifests_is_accepted_by_the_binaries() 
                     "{ctx}: the declared port is not where the extender listens"
                 );
                 probe_ports_exist("eip-extender", c)?;
+                credentials_are_mounted(&ctx, workload, c, settings.credentials_dir.as_deref())?;
+                // The committed scheduler configuration is what these settings print.
+                let printed = settings.scheduler_config_yaml()?;
+                let committed = std::fs::read_to_string(manifests::repo_path(
+                    "deploy/scheduler/kube-scheduler-config.yaml",
+                ))?;
+                assert_eq!(
+                    printed, committed,
+                    "{ctx}: the scheduler configuration differs"
+                );
                 if *dir == "deploy/overlays/sandbox" {
                     assert!(
                         settings
