@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -17,12 +17,13 @@ use tokio_util::sync::CancellationToken;
 use super::auth::{self, Auth};
 use super::convert::View;
 use super::discovery;
+use super::managed::{self, Writer};
 use super::patch::{self, PatchKind};
 use super::rbac::RequestAttributes;
 use super::registry::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
-use super::store::{Change, ChangeKind, DeleteOpts, Store, Sub};
+use super::store::{Change, ChangeKind, DeleteOpts, Store, Sub, WriteOpts};
 use super::table::{self, IncludeObject};
 
 /// State shared by all workers.
@@ -99,6 +100,12 @@ pub(crate) async fn handle(
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    let user_agent = req
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let method = req.method().as_str().to_string();
     tracing::debug!(%method, %path, query = req.query_string(), "apiserver request");
     let authorization = req
@@ -121,6 +128,7 @@ pub(crate) async fn handle(
         query,
         accept,
         content_type,
+        user_agent,
         method,
         body,
     };
@@ -135,8 +143,54 @@ struct Ctx {
     query: Query,
     accept: String,
     content_type: String,
+    user_agent: String,
     method: String,
     body: Bytes,
+}
+
+/// The write options of a request: `dryRun`, `force`, and the field manager
+/// (`fieldManager`, else the user agent's prefix, as upstream), validated as
+/// upstream validates `<options_kind>` (422).
+fn write_opts(
+    ctx: &Ctx,
+    served: &ResourceType,
+    sub: Sub,
+    subresource: Option<&str>,
+    options_kind: &str,
+) -> Result<WriteOpts, ApiError> {
+    let manager = match ctx.query.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) => {
+            if m.len() > managed::MAX_MANAGER_LEN {
+                return Err(ApiError::invalid_options(
+                    options_kind,
+                    "fieldManager",
+                    "FieldValueTooLong",
+                    &format!(
+                        "Too long: may not be more than {} bytes",
+                        managed::MAX_MANAGER_LEN
+                    ),
+                ));
+            }
+            if let Some(c) = m.chars().find(|c| c.is_control()) {
+                return Err(ApiError::invalid_options(
+                    options_kind,
+                    "fieldManager",
+                    "FieldValueInvalid",
+                    &format!("Invalid value: {m:?}: invalid character {c:?}"),
+                ));
+            }
+            m.to_string()
+        }
+        None => managed::manager_from_user_agent(&ctx.user_agent),
+    };
+    let mut writer = Writer::update(manager, served.api_version());
+    writer.subresource = subresource.unwrap_or_default().to_string();
+    Ok(WriteOpts {
+        sub,
+        dry_run: ctx.query.dry_run(),
+        writer,
+        force: ctx.query.flag("force"),
+    })
 }
 
 fn route(ctx: &Ctx, segs: &[&str], path: &str) -> Result<HttpResponse, ApiError> {
@@ -357,7 +411,6 @@ fn resource(
     if rt.namespaced && t.ns.is_none() && ctx.method != "GET" {
         return Err(ApiError::method_not_allowed(path));
     }
-    let dry_run = ctx.query.dry_run();
     match (ctx.method.as_str(), t.name.as_deref()) {
         ("GET", None) => {
             if ctx.query.flag("watch") {
@@ -377,31 +430,27 @@ fn resource(
             ))
         }
         ("POST", None) => {
+            let opts = write_opts(ctx, vrt, sub, None, "CreateOptions")?;
             let body = from_view(parse_object(ctx)?);
-            let obj = ctx.shared.lock().create(rt, &ns, body, dry_run)?;
+            let obj = ctx.shared.lock().create(rt, &ns, body, &opts)?;
             Ok(json_response(StatusCode::CREATED, &to_view(obj)))
         }
         ("PUT", Some(name)) => {
+            let opts = write_opts(ctx, vrt, sub, t.sub.as_deref(), "UpdateOptions")?;
             let body = from_view(parse_object(ctx)?);
-            let obj = ctx
-                .shared
-                .lock()
-                .update(rt, &ns, name, body, sub, dry_run)?;
+            let obj = ctx.shared.lock().update(rt, &ns, name, body, &opts)?;
             Ok(json_response(StatusCode::OK, &to_view(obj)))
         }
         ("PATCH", Some(name)) => {
             let kind = PatchKind::from_content_type(&ctx.content_type)
                 .ok_or_else(|| ApiError::unsupported_patch_type(&ctx.content_type))?;
-            if kind == PatchKind::Apply && ctx.query.get("fieldManager").is_none_or(str::is_empty) {
-                return Err(ApiError::bad_request(
-                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-                ));
-            }
+            check_patch_options(ctx, kind)?;
+            let opts = write_opts(ctx, vrt, sub, t.sub.as_deref(), "PatchOptions")?;
             let body = patch::parse_body(kind, &ctx.body).map_err(ApiError::bad_request)?;
             let (obj, created) = ctx
                 .shared
                 .lock()
-                .patch(rt, &ns, name, kind, &body, sub, dry_run, view)?;
+                .patch(rt, &ns, name, kind, &body, &opts, view)?;
             let code = if created {
                 StatusCode::CREATED
             } else {
@@ -449,6 +498,28 @@ fn resource(
     }
 }
 
+/// Upstream `ValidatePatchOptions`: apply needs a field manager, and only
+/// apply takes `force` (422).
+fn check_patch_options(ctx: &Ctx, kind: PatchKind) -> Result<(), ApiError> {
+    if kind == PatchKind::Apply && ctx.query.get("fieldManager").is_none_or(str::is_empty) {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            "fieldManager",
+            "FieldValueRequired",
+            "Required value: is required for apply patch",
+        ));
+    }
+    if kind != PatchKind::Apply && ctx.query.get("force").is_some() {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            "force",
+            "FieldValueForbidden",
+            "Forbidden: may not be specified for non-apply patch",
+        ));
+    }
+    Ok(())
+}
+
 /// The `scale` subresource: GET, PUT and PATCH of an `autoscaling/v1 Scale`.
 fn scale(
     ctx: &Ctx,
@@ -457,16 +528,18 @@ fn scale(
     name: &str,
     path: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let dry_run = ctx.query.dry_run();
     let out = match ctx.method.as_str() {
         "GET" => ctx.shared.lock().scale(rt, ns, name)?,
         "PUT" => {
+            let opts = write_opts(ctx, rt, Sub::Main, Some("scale"), "UpdateOptions")?;
             let body = parse_object(ctx)?;
-            ctx.shared.lock().set_scale(rt, ns, name, &body, dry_run)?
+            ctx.shared.lock().set_scale(rt, ns, name, &body, &opts)?
         }
         "PATCH" => {
             let kind = PatchKind::from_content_type(&ctx.content_type)
                 .ok_or_else(|| ApiError::unsupported_patch_type(&ctx.content_type))?;
+            check_patch_options(ctx, kind)?;
+            let opts = write_opts(ctx, rt, Sub::Main, Some("scale"), "PatchOptions")?;
             let body = patch::parse_body(kind, &ctx.body).map_err(ApiError::bad_request)?;
             let mut store = ctx.shared.lock();
             let mut current = store.scale(rt, ns, name)?;
@@ -474,7 +547,7 @@ fn scale(
                 patch::PatchFailure::BadRequest(m) => ApiError::bad_request(m),
                 patch::PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
             })?;
-            store.set_scale(rt, ns, name, &current, dry_run)?
+            store.set_scale(rt, ns, name, &current, &opts)?
         }
         _ => return Err(ApiError::method_not_allowed(path)),
     };

@@ -108,6 +108,7 @@ mod auth;
 mod convert;
 mod discovery;
 mod http;
+mod managed;
 mod patch;
 mod protobuf;
 pub mod rbac;

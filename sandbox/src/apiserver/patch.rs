@@ -1,6 +1,7 @@
 //! The four PATCH flavours: JSON merge patch (RFC 7396), JSON patch (RFC 6902),
 //! strategic merge patch (the list merge keys of the types our code touches)
-//! and server-side apply (approximated as a strategic merge).
+//! and server-side apply, whose merge is the strategic one (field ownership
+//! is in [`super::managed`]).
 
 use serde_json::{Map, Value};
 
@@ -90,7 +91,7 @@ pub(crate) enum PatchFailure {
 
 /// The merge key of the list at `path` (dotted, array steps omitted), per the
 /// `patchMergeKey` tags of the upstream Go types.
-fn merge_key(path: &str) -> Option<ListMerge> {
+pub(crate) fn merge_key(path: &str) -> Option<ListMerge> {
     let key = match path {
         "metadata.finalizers" => return Some(ListMerge::Set),
         "metadata.ownerReferences" => "uid",
@@ -111,7 +112,7 @@ fn merge_key(path: &str) -> Option<ListMerge> {
     Some(ListMerge::Key(key))
 }
 
-enum ListMerge {
+pub(crate) enum ListMerge {
     /// A list of scalars merged as a set (finalizers).
     Set,
     /// A list of objects merged by this key.

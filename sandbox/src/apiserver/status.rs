@@ -110,6 +110,30 @@ impl ApiError {
         )
     }
 
+    /// Server-side apply conflicts (409 Conflict, upstream `NewApplyConflict`):
+    /// one `FieldManagerConflict` cause per field another manager owns.
+    pub fn apply_conflict(message: String, causes: &[(String, String)]) -> Self {
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(manager, field)| {
+                json!({"type": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field})
+            })
+            .collect();
+        Self::new(409, "Conflict", message, Some(json!({ "causes": causes })))
+    }
+
+    /// Invalid request options, e.g. `PatchOptions` without a field manager
+    /// for apply (422 Invalid, kind `<kind>.meta.k8s.io`).
+    pub fn invalid_options(kind: &str, field: &str, reason: &str, what: &str) -> Self {
+        Self::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {field}: {what}"),
+            Some(json!({"group": "meta.k8s.io", "kind": kind,
+                        "causes": [{"reason": reason, "message": what, "field": field}]})),
+        )
+    }
+
     /// A request the server cannot understand (400 BadRequest).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message.into(), None)

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
 
 use super::convert::View;
+use super::managed::{self, FieldSet, Operation, Scope, Writer};
 use super::patch::{self, PatchFailure, PatchKind};
 use super::registry::{CreateStatus, Registry, ResourceType};
 use super::schema;
@@ -49,6 +50,30 @@ pub(crate) struct Change {
 pub(crate) enum Sub {
     Main,
     Status,
+}
+
+/// How a write is made: the part it targets, whether it is a dry run, and
+/// who makes it (the field manager recorded in `metadata.managedFields`).
+#[derive(Debug, Clone)]
+pub(crate) struct WriteOpts {
+    pub sub: Sub,
+    pub dry_run: bool,
+    /// The writer; patches of type apply record it as an Apply entry.
+    pub writer: Writer,
+    /// Apply only: take fields other managers own instead of failing with 409.
+    pub force: bool,
+}
+
+impl WriteOpts {
+    /// A main-resource Update by `manager` through `api_version`.
+    pub fn update(manager: &str, api_version: &str) -> Self {
+        Self {
+            sub: Sub::Main,
+            dry_run: false,
+            writer: Writer::update(manager, api_version),
+            force: false,
+        }
+    }
 }
 
 /// Options of a DELETE (query string and DeleteOptions body merged).
@@ -233,7 +258,6 @@ fn without_rv(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
-        m.remove("managedFields");
     }
     v
 }
@@ -259,7 +283,8 @@ impl Store {
         if let Some(rt) = ns_type {
             for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
                 // Cannot fail: fixed valid names in an empty store.
-                let _ = s.create(&rt, "", json!({"metadata": {"name": ns}}), false);
+                let opts = WriteOpts::update("kube-apiserver", "v1");
+                let _ = s.create(&rt, "", json!({"metadata": {"name": ns}}), &opts);
             }
         }
         s
@@ -438,11 +463,25 @@ impl Store {
         &mut self,
         rt: &ResourceType,
         ns: &str,
-        mut obj: Value,
-        dry_run: bool,
+        obj: Value,
+        opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
+        self.create_as(rt, ns, obj, opts, None)
+    }
+
+    /// Create, recording `opts.writer` as an Update, or as an Apply of `applied`.
+    fn create_as(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        opts: &WriteOpts,
+        applied: Option<FieldSet>,
+    ) -> Result<Value, ApiError> {
+        let dry_run = opts.dry_run;
         Self::check_type_and_namespace(rt, ns, &mut obj)?;
         let meta = meta_mut(&mut obj);
+        let incoming = meta.get("managedFields").cloned();
         let name = match meta.get("name").and_then(Value::as_str) {
             Some(n) if !n.is_empty() => n.to_string(),
             _ => match meta.get("generateName").and_then(Value::as_str) {
@@ -525,6 +564,11 @@ impl Store {
         self.decode_custom(rt, &mut obj);
         self.prepare_create(rt, &name, &mut obj)?;
         self.validate_custom(rt, &name, &obj)?;
+        let create_opts = WriteOpts {
+            sub: Sub::Main,
+            ..opts.clone()
+        };
+        Self::record_owners(rt, &Value::Null, &mut obj, incoming, &create_opts, applied)?;
         if dry_run {
             return Ok(obj);
         }
@@ -593,8 +637,7 @@ impl Store {
         ns: &str,
         name: &str,
         mut obj: Value,
-        sub: Sub,
-        dry_run: bool,
+        opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
         Self::check_type_and_namespace(rt, ns, &mut obj)?;
         match meta_str(&obj, "name") {
@@ -621,7 +664,7 @@ impl Store {
             }
             _ => {}
         }
-        self.write(rt, ns, name, old, obj, sub, dry_run)
+        self.write(rt, ns, name, old, obj, opts, None)
     }
 
     /// PATCH. Returns the object and whether it was created (apply on a missing object).
@@ -633,13 +676,68 @@ impl Store {
         name: &str,
         kind: PatchKind,
         body: &Value,
-        sub: Sub,
-        dry_run: bool,
+        opts: &WriteOpts,
         view: Option<View>,
     ) -> Result<(Value, bool), ApiError> {
+        if kind == PatchKind::Apply {
+            return self.apply(rt, ns, name, body, opts, view);
+        }
+        let old = self.get(rt, ns, name)?;
+        let mut doc = match view {
+            Some(v) => v.shown(&old),
+            None => old.clone(),
+        };
+        patch::apply(kind, &mut doc, body).map_err(|f| match f {
+            PatchFailure::BadRequest(m) => ApiError::bad_request(m),
+            PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
+        })?;
+        if let Some(v) = view {
+            doc = v.stored(&doc);
+        }
+        self.write_patched(rt, ns, name, old, doc, opts, None)
+            .map(|o| (o, false))
+    }
+
+    /// Server-side apply: the configuration is merged onto the object (which
+    /// is created when absent), fields this manager applied before and omits
+    /// now are removed unless another manager owns them, and changing a field
+    /// another manager owns is a 409 conflict unless forced.
+    fn apply(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        body: &Value,
+        opts: &WriteOpts,
+        view: Option<View>,
+    ) -> Result<(Value, bool), ApiError> {
+        let mut opts = opts.clone();
+        opts.writer.operation = Operation::Apply;
+        if body
+            .pointer("/metadata/managedFields")
+            .is_some_and(|m| !m.is_null())
+        {
+            return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+        }
+        let sent_version = body
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if sent_version != opts.writer.api_version {
+            return Err(ApiError::bad_request(format!(
+                "Incorrect version specified in apply patch. Specified patch version: {sent_version}, expected: {}",
+                opts.writer.api_version
+            )));
+        }
+        let mut typed = match view {
+            Some(v) => v.stored(body),
+            None => body.clone(),
+        };
+        Self::check_type_and_namespace(rt, ns, &mut typed)?;
+        let config = managed::field_set(&typed, scope(rt, opts.sub));
         let old = match self.get(rt, ns, name) {
             Ok(o) => o,
-            Err(e) if e.code == 404 && kind == PatchKind::Apply && sub == Sub::Main => {
+            Err(e) if e.code == 404 && opts.sub == Sub::Main => {
                 let mut obj = match view {
                     Some(v) => v.stored(body),
                     None => body.clone(),
@@ -657,28 +755,42 @@ impl Store {
                         meta_mut(&mut obj).insert("name".into(), Value::String(name.into()));
                     }
                 }
-                return self.create(rt, ns, obj, dry_run).map(|o| (o, true));
+                return self
+                    .create_as(rt, ns, obj, &opts, Some(config))
+                    .map(|o| (o, true));
             }
             Err(e) => return Err(e),
         };
-        if kind == PatchKind::Apply {
-            let mut typed = match view {
-                Some(v) => v.stored(body),
-                None => body.clone(),
-            };
-            Self::check_type_and_namespace(rt, ns, &mut typed)?;
-        }
         let mut doc = match view {
             Some(v) => v.shown(&old),
             None => old.clone(),
         };
-        patch::apply(kind, &mut doc, body).map_err(|f| match f {
-            PatchFailure::BadRequest(m) => ApiError::bad_request(m),
-            PatchFailure::Invalid(m) => ApiError::invalid(rt, name, "patch", &m),
+        patch::apply(PatchKind::Apply, &mut doc, body).map_err(|f| match f {
+            PatchFailure::BadRequest(m) | PatchFailure::Invalid(m) => ApiError::bad_request(m),
         })?;
         if let Some(v) = view {
             doc = v.stored(&doc);
         }
+        let entries = Self::owners(&old);
+        for path in managed::pruned(&entries, &opts.writer, &config) {
+            managed::remove_path(&mut doc, &path);
+        }
+        self.write_patched(rt, ns, name, old, doc, &opts, Some(config))
+            .map(|o| (o, false))
+    }
+
+    /// The checks every patched object passes before the shared write rules.
+    #[allow(clippy::too_many_arguments)]
+    fn write_patched(
+        &mut self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        old: Value,
+        mut doc: Value,
+        opts: &WriteOpts,
+        applied: Option<FieldSet>,
+    ) -> Result<Value, ApiError> {
         if meta_str(&doc, "resourceVersion") != meta_str(&old, "resourceVersion") {
             return Err(ApiError::stale(rt, name));
         }
@@ -688,12 +800,71 @@ impl Store {
                 "metadata.name: the name of the object may not be changed by a patch",
             ));
         }
-        self.write(rt, ns, name, old, doc, sub, dry_run)
-            .map(|o| (o, false))
+        self.write(rt, ns, name, old, doc, opts, applied)
+    }
+
+    /// The managedFields entries of a stored object (none when absent or not decodable).
+    fn owners(obj: &Value) -> Vec<managed::Entry> {
+        obj.pointer("/metadata/managedFields")
+            .and_then(|m| managed::decode(m).ok())
+            .unwrap_or_default()
+    }
+
+    /// Record who owns what after `old` (null on create) became `next`
+    /// (upstream's field manager): an Update takes the fields it added or
+    /// changed, an Apply owns the `applied` fields and fails with 409 when it
+    /// changes fields another manager owns, unless forced. `incoming` is the
+    /// managedFields the client sent: `[]` or `[{}]` clears the record, a
+    /// valid list replaces it (main-resource updates only), anything else
+    /// keeps the stored one.
+    fn record_owners(
+        rt: &ResourceType,
+        old: &Value,
+        next: &mut Value,
+        incoming: Option<Value>,
+        opts: &WriteOpts,
+        applied: Option<FieldSet>,
+    ) -> Result<(), ApiError> {
+        let live = Self::owners(old);
+        let mut entries = match incoming {
+            Some(sent) if opts.sub == Sub::Main && applied.is_none() => {
+                if managed::is_reset(&sent) {
+                    Vec::new()
+                } else {
+                    match managed::decode(&sent) {
+                        Ok(e) if !e.is_empty() => e,
+                        _ => live,
+                    }
+                }
+            }
+            _ => live,
+        };
+        let cmp = managed::compare(old, next, scope(rt, opts.sub));
+        let now = now_rfc3339();
+        match applied {
+            None => managed::update(&mut entries, &cmp, &opts.writer, &now),
+            Some(config) => {
+                managed::apply(&mut entries, &cmp, &opts.writer, config, opts.force, &now)
+                    .map_err(|conflicts| {
+                        let causes: Vec<(String, String)> = conflicts
+                            .iter()
+                            .map(|c| (c.manager.clone(), c.field.clone()))
+                            .collect();
+                        ApiError::apply_conflict(managed::conflict_message(&conflicts), &causes)
+                    })?;
+            }
+        }
+        let meta = meta_mut(next);
+        if entries.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".into(), managed::encode(&entries));
+        }
+        Ok(())
     }
 
     /// Shared tail of update and patch: immutable fields, status rules,
-    /// generation, no-op detection, finalization.
+    /// generation, field ownership, no-op detection, finalization.
     #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
@@ -702,9 +873,11 @@ impl Store {
         name: &str,
         old: Value,
         new: Value,
-        sub: Sub,
-        dry_run: bool,
+        opts: &WriteOpts,
+        applied: Option<FieldSet>,
     ) -> Result<Value, ApiError> {
+        let (sub, dry_run) = (opts.sub, opts.dry_run);
+        let incoming = new.pointer("/metadata/managedFields").cloned();
         let mut next = match sub {
             Sub::Status => {
                 let mut o = old.clone();
@@ -806,6 +979,7 @@ impl Store {
                 .unwrap_or(0);
             meta_mut(&mut next).insert("generation".into(), json!(g + 1));
         }
+        Self::record_owners(rt, &old, &mut next, incoming, opts, applied)?;
         if without_rv(&old) == without_rv(&next) {
             return Ok(old);
         }
@@ -1147,7 +1321,7 @@ impl Store {
         ns: &str,
         name: &str,
         new_scale: &Value,
-        dry_run: bool,
+        opts: &WriteOpts,
     ) -> Result<Value, ApiError> {
         let old = self.get(rt, ns, name)?;
         if let Some(rv) = new_scale
@@ -1172,7 +1346,7 @@ impl Store {
             })?;
         let mut next = old.clone();
         child_mut(&mut next, "spec").insert("replicas".into(), json!(replicas));
-        self.write(rt, ns, name, old, next, Sub::Main, dry_run)?;
+        self.write(rt, ns, name, old, next, opts, None)?;
         self.scale(rt, ns, name)
     }
 
@@ -1284,6 +1458,16 @@ impl Store {
             rx,
             start_rv: self.rv,
         })
+    }
+}
+
+/// What a write to `sub` of a `rt` object may own.
+fn scope(rt: &ResourceType, sub: Sub) -> Scope {
+    match sub {
+        Sub::Main => Scope::Main {
+            status_subresource: rt.status_subresource,
+        },
+        Sub::Status => Scope::Status,
     }
 }
 
@@ -1405,6 +1589,10 @@ mod tests {
         Store::new(100)
     }
 
+    fn opts() -> WriteOpts {
+        WriteOpts::update("test", "v1")
+    }
+
     fn rt(s: &Store, plural: &str) -> ResourceType {
         s.registry.core(plural).cloned().unwrap()
     }
@@ -1420,12 +1608,12 @@ mod tests {
                 &cm,
                 "default",
                 json!({"metadata": {"name": "Bad_Name"}}),
-                false,
+                &opts(),
             )
             .unwrap_err();
         assert_eq!((e.code, e.reason), (422, "Invalid"));
         let e = s
-            .create(&cm, "nope", json!({"metadata": {"name": "x"}}), false)
+            .create(&cm, "nope", json!({"metadata": {"name": "x"}}), &opts())
             .unwrap_err();
         assert_eq!(
             (e.code, e.message.as_str()),
@@ -1442,13 +1630,11 @@ mod tests {
                 &cm,
                 "default",
                 json!({"metadata": {"name": "a"}, "data": {"k": "v"}}),
-                false,
+                &opts(),
             )
             .unwrap();
         let rv = s.current_rv();
-        let again = s
-            .update(&cm, "default", "a", o.clone(), Sub::Main, false)
-            .unwrap();
+        let again = s.update(&cm, "default", "a", o.clone(), &opts()).unwrap();
         assert_eq!(s.current_rv(), rv);
         assert_eq!(again, o);
     }
@@ -1463,7 +1649,7 @@ mod tests {
                 &cm,
                 "default",
                 json!({"metadata": {"name": format!("c{i}")}}),
-                false,
+                &opts(),
             )
             .unwrap();
         }
@@ -1480,7 +1666,7 @@ mod tests {
             &secrets,
             "default",
             json!({"metadata": {"name": "k"}, "data": {"key": "c2VjcmV0"}}),
-            false,
+            &opts(),
         )
         .unwrap();
         let w = s.watch(&secrets, None, Some(1)).unwrap();
@@ -1498,25 +1684,20 @@ mod tests {
                 &pods,
                 "default",
                 json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "a"}]}}),
-                false,
+                &opts(),
             )
             .unwrap();
         let mut image = p.clone();
         image["spec"]["containers"][0]["image"] = json!("b");
-        let p = s
-            .update(&pods, "default", "p", image, Sub::Main, false)
-            .unwrap();
+        let p = s.update(&pods, "default", "p", image, &opts()).unwrap();
         let mut node = p.clone();
         node["spec"]["nodeName"] = json!("n1");
-        let e = s
-            .update(&pods, "default", "p", node, Sub::Main, false)
-            .unwrap_err();
+        let e = s.update(&pods, "default", "p", node, &opts()).unwrap_err();
         assert_eq!((e.code, e.reason), (422, "Invalid"));
         // Labels and annotations remain writable.
         let mut labelled = p.clone();
         labelled["metadata"]["labels"] = json!({"a": "b"});
-        s.update(&pods, "default", "p", labelled, Sub::Main, false)
-            .unwrap();
+        s.update(&pods, "default", "p", labelled, &opts()).unwrap();
     }
 
     #[test]
@@ -1528,7 +1709,7 @@ mod tests {
                 &cm,
                 "default",
                 json!({"metadata": {"name": "owner"}}),
-                false,
+                &opts(),
             )
             .unwrap();
         let uid = owner["metadata"]["uid"].clone();
@@ -1536,7 +1717,7 @@ mod tests {
             &cm,
             "default",
             json!({"metadata": {"name": "dep", "ownerReferences": [{"uid": uid, "name": "owner", "kind": "ConfigMap", "apiVersion": "v1"}]}}),
-            false,
+            &opts(),
         )
         .unwrap();
         s.delete(&cm, "default", "owner", &DeleteOpts::default())
