@@ -392,6 +392,7 @@ async fn a_gracefully_stopped_leader_releases_the_lease_to_its_standby() -> anyh
         let expires = renewed + Duration::from_secs(spec.lease_duration_seconds.unwrap_or(15) as u64);
 
         let first_ready = first.ready.clone();
+        let stopping = tokio::time::Instant::now();
         first.shutdown().await?;
         assert!(first_ready.check().is_err(), "a stopped replica is not ready");
         wait_for("the standby to take over", async || {
@@ -399,6 +400,7 @@ async fn a_gracefully_stopped_leader_releases_the_lease_to_its_standby() -> anyh
         })
         .await;
         let took_over = Timestamp::now();
+        eprintln!("standby ready {:?} after the leader began to stop", stopping.elapsed());
         assert!(
             took_over < expires,
             "the standby took over at {took_over}, only once the Lease expired ({expires}): it was not released"
