@@ -309,7 +309,7 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
             leases.get("eip-extender").await.ok()?.spec?.holder_identity
         };
         let started = tokio::time::Instant::now();
-        let (a, task_a) = elect("a");
+        let (a, election_a) = elect("a");
         assert!(a.check().is_err(), "not ready before holding the lease");
         wait_for("a to take over the expired lease", async || {
             a.check().is_ok().then_some(())
@@ -322,7 +322,7 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
         );
         assert_eq!(holder().await.as_deref(), Some("a"));
         // a standby stays unready while a renews, well past one lease duration
-        let (b, task_b) = elect("b");
+        let (b, election_b) = elect("b");
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(a.check().is_ok(), "the holder renews");
         assert_eq!(
@@ -331,7 +331,7 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
         );
         assert_eq!(holder().await.as_deref(), Some("a"));
         // a stops (dropped, as when it crashes): b takes over once a's lease runs out
-        drop(task_a);
+        drop(election_a);
         let stopped = tokio::time::Instant::now();
         wait_for("b to take over", async || b.check().is_ok().then_some(())).await;
         assert!(
@@ -348,7 +348,7 @@ async fn one_leader_holds_the_lease_until_it_expires() -> anyhow::Result<()> {
         // the API server goes away: b cannot renew and steps down before its lease could lapse
         api.shutdown().await;
         wait_for("b to step down", async || b.check().is_err().then_some(())).await;
-        drop(task_b);
+        drop(election_b);
         anyhow::Ok(())
     })
     .await
