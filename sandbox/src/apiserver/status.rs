@@ -116,7 +116,7 @@ impl ApiError {
         let causes: Vec<Value> = causes
             .iter()
             .map(|(manager, field)| {
-                json!({"type": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field})
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with {manager}"), "field": field})
             })
             .collect();
         Self::new(409, "Conflict", message, Some(json!({ "causes": causes })))
