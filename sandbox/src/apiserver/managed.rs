@@ -712,7 +712,15 @@ mod tests {
     #[test]
     fn apply_conflicts_only_when_another_owner_holds_a_different_value() {
         let holder = || set(&[&["f:spec", "f:holderIdentity"]]);
-        let cases: &[(&str, Option<Writer>, &str, bool, Result<(), usize>)] = &[
+        // (what, current owner, current holder, force, Ok or how many conflicts)
+        type Case = (
+            &'static str,
+            Option<Writer>,
+            &'static str,
+            bool,
+            Result<(), usize>,
+        );
+        let cases: &[Case] = &[
             ("free field", None, "a", false, Ok(())),
             (
                 "other applier, other value",
