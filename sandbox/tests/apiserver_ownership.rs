@@ -241,6 +241,19 @@ async fn strategic_patches_take_and_drop_ownership() -> anyhow::Result<()> {
             )
             .await?;
         assert_eq!(cleared.metadata.managed_fields, None);
+
+        // Without fieldManager the writer is named by its user agent (kube-rs sends none).
+        let anonymous = leases
+            .patch(
+                "l",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"leaseTransitions": 1}})),
+            )
+            .await?;
+        assert_eq!(
+            fields(&anonymous, "", "Update"),
+            Some(json!({"f:spec": {"f:leaseTransitions": {}}}))
+        );
         Ok(())
     })
     .await

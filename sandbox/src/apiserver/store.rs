@@ -1280,7 +1280,7 @@ impl Store {
             .any(|v| meta_str(v, "uid") == Some(uid))
     }
 
-    /// GET <workload>/<name>/scale: the `autoscaling/v1 Scale` view.
+    /// GET `<workload>/<name>/scale`: the `autoscaling/v1 Scale` view.
     pub fn scale(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
         let obj = self.get(rt, ns, name)?;
         let selector = obj
@@ -1312,7 +1312,7 @@ impl Store {
         }))
     }
 
-    /// PUT or PATCH <workload>/<name>/scale: `new_scale` is the Scale the
+    /// PUT or PATCH `<workload>/<name>/scale`: `new_scale` is the Scale the
     /// client wants; only `spec.replicas` is taken (with its resourceVersion
     /// as a precondition when given).
     pub fn set_scale(
@@ -1350,7 +1350,7 @@ impl Store {
         self.scale(rt, ns, name)
     }
 
-    /// POST pods/<name>/binding: assign a node to an unbound pod.
+    /// POST `pods/<name>/binding`: assign a node to an unbound pod.
     pub fn bind(
         &mut self,
         rt: &ResourceType,
