@@ -286,17 +286,13 @@ async fn racing_lease_managers_elect_exactly_one_leader() -> anyhow::Result<()> 
         }
         for round in 0..ROUNDS {
             let name = format!("race-{round}");
-            let managers: Vec<LeaseManager> =
-                futures::future::try_join_all(clients.iter().enumerate().map(|(i, c)| {
-                    LeaseManagerBuilder::new(c.clone(), &name)
-                        .with_namespace("default")
-                        .with_identity(format!("replica-{i}"))
-                        .with_duration(30)
-                        .with_grace(5)
-                        .with_create_mode(LeaseCreateMode::AutoCreate)
-                        .build()
-                }))
-                .await?;
+            let managers: Vec<LeaseManager> = futures::future::try_join_all(
+                clients
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| replica(c.clone(), &name, format!("replica-{i}"))),
+            )
+            .await?;
             let mut racing: FuturesUnordered<_> = managers
                 .iter()
                 .enumerate()
@@ -339,17 +335,13 @@ async fn an_apply_decided_on_a_stale_read_loses_to_the_holder() -> anyhow::Resul
         let (server, client) = start().await?;
         let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
         let proxy = Proxy::start(server.addr(), 0).await?;
-        let manager = |c: kube::Client, id: &str| {
-            LeaseManagerBuilder::new(c, "stale")
-                .with_namespace("default")
-                .with_identity(id)
-                .with_duration(30)
-                .with_grace(5)
-                .with_create_mode(LeaseCreateMode::AutoCreate)
-                .build()
-        };
-        let a = manager(client, "replica-a").await?;
-        let b = manager(client_via(&server, proxy.addr).await?, "replica-b").await?;
+        let a = replica(client, "stale", "replica-a".into()).await?;
+        let b = replica(
+            client_via(&server, proxy.addr).await?,
+            "stale",
+            "replica-b".into(),
+        )
+        .await?;
 
         proxy.hold_patches.send_replace(true);
         let held = proxy.held.notified();
@@ -375,6 +367,22 @@ async fn an_apply_decided_on_a_stale_read_loses_to_the_holder() -> anyhow::Resul
         Ok(())
     })
     .await
+}
+
+/// A LeaseManager as the agent and extender build theirs (30 s Lease, 5 s grace).
+async fn replica(
+    client: kube::Client,
+    lease: &str,
+    identity: String,
+) -> kube_lease_manager::Result<LeaseManager> {
+    LeaseManagerBuilder::new(client, lease)
+        .with_namespace("default")
+        .with_identity(identity)
+        .with_duration(30)
+        .with_grace(5)
+        .with_create_mode(LeaseCreateMode::AutoCreate)
+        .build()
+        .await
 }
 
 /// A client of `server` whose requests go through `proxy`.

@@ -88,24 +88,15 @@ pub(crate) async fn handle(
     );
     let path = req.path().to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let accept = req
-        .headers()
-        .get(ACCEPT)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    let user_agent = req
-        .headers()
-        .get(USER_AGENT)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (accept, content_type) = (header(ACCEPT), header(CONTENT_TYPE));
+    let user_agent = header(USER_AGENT);
     let method = req.method().as_str().to_string();
     tracing::debug!(%method, %path, query = req.query_string(), "apiserver request");
     let authorization = req

@@ -71,6 +71,18 @@ impl Writer {
             subresource: String::new(),
         }
     }
+
+    /// A new entry of this writer owning `fields`, written at `now`.
+    fn entry(&self, fields: FieldSet, now: &str) -> Entry {
+        Entry {
+            manager: self.manager.clone(),
+            operation: self.operation,
+            api_version: self.api_version.clone(),
+            subresource: self.subresource.clone(),
+            time: Some(now.to_string()),
+            fields,
+        }
+    }
 }
 
 /// One `metadata.managedFields` entry (upstream `meta/v1 ManagedFieldsEntry`).
@@ -335,14 +347,7 @@ pub(crate) fn update(entries: &mut Vec<Entry>, cmp: &Comparison, w: &Writer, now
                 e.fields.extend(taken);
                 e.time = Some(now.to_string());
             }
-            None => entries.push(Entry {
-                manager: w.manager.clone(),
-                operation: w.operation,
-                api_version: w.api_version.clone(),
-                subresource: w.subresource.clone(),
-                time: Some(now.to_string()),
-                fields: taken,
-            }),
+            None => entries.push(w.entry(taken, now)),
         }
     }
     entries.retain(|e| !e.fields.is_empty());
@@ -389,14 +394,7 @@ pub(crate) fn apply(
             // An Apply entry records the version last applied.
             e.api_version.clone_from(&w.api_version);
         }
-        None => entries.push(Entry {
-            manager: w.manager.clone(),
-            operation: w.operation,
-            api_version: w.api_version.clone(),
-            subresource: w.subresource.clone(),
-            time: Some(now.to_string()),
-            fields: config,
-        }),
+        None => entries.push(w.entry(config, now)),
     }
     entries.retain(|e| !e.fields.is_empty());
     Ok(())
