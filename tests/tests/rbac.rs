@@ -16,13 +16,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use eip_agent::controller::{AgentConfig, Context};
+use eip_agent::controller::AgentConfig;
 use eip_agent::metrics::Metrics;
-use eip_agent::runner::{self, RunningAgent};
+use eip_agent::runner::RunningAgent;
 use eip_cloud::args::{AllocateEipArgs, Tag};
-use eip_cloud::credentials::Credentials;
-use eip_cloud::metadata::MetadataClient;
-use eip_cloud::{AliyunClient, Cloud, WaiterConfig};
+use eip_cloud::{Cloud, WaiterConfig};
+use eip_cloudsim::SimConfig;
 use eip_core::annotations::{SETTING_INSTANCE_ID, SETTING_POD_WITH_EIP};
 use eip_core::eni_config::{
     ALLOW_EIP_ROB, ENABLE_EIP_POOL, ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE,
@@ -83,14 +82,13 @@ async fn load_rbac(client: &Client, m: &Manifests) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// A client of the cluster's emulator (which runs `SimConfig::default()`).
 fn cloud_client(url: &str) -> anyhow::Result<Arc<dyn Cloud>> {
-    Ok(Arc::new(
-        AliyunClient::builder()
-            .region("cn-hangzhou")
-            .endpoint(url.to_string())
-            .credentials(Credentials::new("testid", "testsecret"))
-            .build()?,
-    ))
+    Ok(sandbox::stack::cloud_client(
+        &SimConfig::default(),
+        url,
+        None,
+    )?)
 }
 
 async fn set_eni_config(client: &Client, rob: bool) -> anyhow::Result<()> {
@@ -137,17 +135,15 @@ async fn start_agent(
         absent_polls_before_gone: 2,
     };
     // What `eip-agent` does at start: publish the node's capacity, then run.
-    runner::publish_node_capacity(&client, cloud.as_ref(), node, &n.instance_type).await?;
-    let ctx = Arc::new(Context::new(
-        client,
+    Ok(sandbox::stack::start_agent(
+        &client,
         cloud,
-        Some(MetadataClient::new(cluster.metadata_url(node)?)),
-        Some(n.instance_id.clone()),
+        cluster.metadata_url(node)?,
+        n,
         cfg,
         Arc::new(Metrics::new()),
-        None,
-    ));
-    Ok(runner::start(ctx).await?)
+    )
+    .await?)
 }
 
 /// Permissions granted to `user` that no allowed request of theirs used.
