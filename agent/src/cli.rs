@@ -154,7 +154,8 @@ pub fn credentials(dir: Option<&Path>, md: &MetadataClient) -> Result<Credential
     ))
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C (Ctrl-C only where there is no SIGTERM).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         if let Ok(mut term) =

@@ -233,25 +233,9 @@ pub async fn run(args: Args) -> Result<(), StackError> {
         "{}",
         Banner::of(&stack, &kubeconfig, &examples_dir(), eip_enabled).render()
     );
-    shutdown_signal().await;
+    eip_agent::cli::shutdown_signal().await;
     tracing::info!("stopping");
     stack.shutdown().await
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]
