@@ -254,6 +254,22 @@ impl AdaptiveCloud {
     pub fn new(inner: Arc<dyn Cloud>, limiter: Arc<AdaptiveLimiter>) -> Self {
         Self { inner, limiter }
     }
+
+    /// Calls `call` in `action`'s slots, again while it is throttled, for up to `max_wait`.
+    async fn paced<T, F, Fut>(&self, action: &str, call: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let started = Instant::now();
+        loop {
+            self.limiter.acquire(action).await;
+            match call().await {
+                Err(Error::Throttling(_)) if started.elapsed() < self.limiter.config.max_wait => {}
+                other => return other,
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -265,27 +281,19 @@ impl Cloud for AdaptiveCloud {
         &self,
         args: &AllocateEipArgs,
     ) -> Result<AllocateEipAddressResponse, Error> {
-        let started = Instant::now();
-        loop {
-            self.limiter.acquire("AllocateEipAddress").await;
-            match self.inner.allocate_eip_address(args).await {
-                Err(Error::Throttling(_)) if started.elapsed() < self.limiter.config.max_wait => {}
-                other => return other,
-            }
-        }
+        self.paced("AllocateEipAddress", || {
+            self.inner.allocate_eip_address(args)
+        })
+        .await
     }
     async fn associate_eip_address(
         &self,
         args: &AssociateEipArgs,
     ) -> Result<RequestIdResponse, Error> {
-        let started = Instant::now();
-        loop {
-            self.limiter.acquire("AssociateEipAddress").await;
-            match self.inner.associate_eip_address(args).await {
-                Err(Error::Throttling(_)) if started.elapsed() < self.limiter.config.max_wait => {}
-                other => return other,
-            }
-        }
+        self.paced("AssociateEipAddress", || {
+            self.inner.associate_eip_address(args)
+        })
+        .await
     }
     async fn unassociate_eip_address(
         &self,
