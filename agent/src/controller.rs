@@ -446,7 +446,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::ModifyBandwidth { .. } => "ModifyBandwidth",
         Action::LeavePackage { .. } => "LeavePackage",
         Action::Publish { .. } => "Publish",
-        Action::MarkBound => "MarkBound",
+        Action::MarkBound { .. } => "MarkBound",
         Action::Unbind { .. } => "Unbind",
         Action::Release(_) => "Release",
         Action::Retain => "Retain",
@@ -1066,9 +1066,11 @@ impl Run<'_> {
                 )
                 .await;
             }
-            Action::MarkBound => {
+            Action::MarkBound { id, address } => {
                 self.status(json!({
                     "phase": PodEIPPhase::Bound,
+                    "allocationId": id,
+                    "eipAddress": address,
                     "lastError": null,
                     "podLastSeen": now_time(),
                 }))

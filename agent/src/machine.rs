@@ -259,8 +259,14 @@ pub enum Action {
         /// Address.
         address: String,
     },
-    /// Record phase Bound.
-    MarkBound,
+    /// Record phase Bound, with the EIP it is bound to (for a named EIP this is the first
+    /// time the status carries them; the spec only names the allocation id).
+    MarkBound {
+        /// EIP.
+        id: String,
+        /// Address.
+        address: String,
+    },
     /// Record phase Releasing, then UnassociateEipAddress (by ENI + IP) — only issued
     /// when the EIP was just observed on exactly this ENI and IP.
     Unbind {
@@ -429,7 +435,11 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
     };
     if rec.phase == Some(PodEIPPhase::Bound)
         && rec.private_ip.as_deref() == Some(ip_s.as_str())
-        && p.published.as_ref().map(|(i, _)| i.as_str()) == Some(id.as_str())
+        // A record written without the address (a named EIP, by an older agent) takes
+        // the full path once, which records it.
+        && p.published
+            .as_ref()
+            .is_some_and(|(i, a)| *i == id && rec.address.as_ref() == Some(a))
         && p.condition_true
         && (!f.verify || f.cloud.eip.is_none() || verified)
     {
@@ -501,8 +511,11 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
                 address: eip.address,
             };
         }
-        if rec.phase != Some(PodEIPPhase::Bound) {
-            return Action::MarkBound;
+        if rec.phase != Some(PodEIPPhase::Bound) || rec.address.as_ref() != Some(&eip.address) {
+            return Action::MarkBound {
+                id,
+                address: eip.address,
+            };
         }
         return Action::Done;
     }
@@ -891,7 +904,10 @@ mod tests {
                     eip: Some(Some(eip("eip-a", EipState::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
-                want: Action::MarkBound,
+                want: Action::MarkBound {
+                    id: "eip-a".into(),
+                    address: "47.96.0.1".into(),
+                },
                 ..case("then the record says Bound")
             },
             Case {
@@ -1182,6 +1198,74 @@ mod tests {
                     address: "47.96.0.1".into(),
                 },
                 ..case("already on this pod's IP: just publish")
+            },
+            Case {
+                request: named("eip-n"),
+                pod: Some(PodFacts {
+                    published: Some(("eip-n".into(), "47.96.0.1".into())),
+                    condition_true: true,
+                    ..pod()
+                }),
+                record: Some(rec.clone()),
+                cloud: CloudFacts {
+                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
+                    ..CloudFacts::default()
+                },
+                want: Action::MarkBound {
+                    id: "eip-n".into(),
+                    address: "47.96.0.1".into(),
+                },
+                ..case("published: the record says Bound, with the named EIP's id and address")
+            },
+            Case {
+                request: named("eip-n"),
+                pod: Some(PodFacts {
+                    published: Some(("eip-n".into(), "47.96.0.1".into())),
+                    condition_true: true,
+                    ..pod()
+                }),
+                record: Some(RecordFacts {
+                    phase: Some(PodEIPPhase::Bound),
+                    ..rec.clone()
+                }),
+                want: Action::Observe(Observation::Eip("eip-n".into())),
+                ..case("Bound without the address: no fast path, look at the EIP")
+            },
+            Case {
+                request: named("eip-n"),
+                pod: Some(PodFacts {
+                    published: Some(("eip-n".into(), "47.96.0.1".into())),
+                    condition_true: true,
+                    ..pod()
+                }),
+                record: Some(RecordFacts {
+                    phase: Some(PodEIPPhase::Bound),
+                    ..rec.clone()
+                }),
+                cloud: CloudFacts {
+                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
+                    ..CloudFacts::default()
+                },
+                want: Action::MarkBound {
+                    id: "eip-n".into(),
+                    address: "47.96.0.1".into(),
+                },
+                ..case("Bound without the address: record it")
+            },
+            Case {
+                request: named("eip-n"),
+                pod: Some(PodFacts {
+                    published: Some(("eip-n".into(), "47.96.0.1".into())),
+                    condition_true: true,
+                    ..pod()
+                }),
+                record: Some(RecordFacts {
+                    phase: Some(PodEIPPhase::Bound),
+                    address: Some("47.96.0.1".into()),
+                    ..rec.clone()
+                }),
+                want: Action::Done,
+                ..case("Bound with the address: no cloud call")
             },
             Case {
                 request: named("eip-n"),

@@ -10,7 +10,7 @@ use eip_cloud::args::AllocateEipArgs;
 use eip_cloudsim::EipStatus;
 use eip_core::annotations;
 use eip_core::names;
-use eip_core::podeip::PodEIPPhase;
+use eip_core::podeip::{PodEIPPhase, PodEIPType};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 
@@ -118,8 +118,20 @@ async fn named_eip_is_bound_then_only_unbound() -> anyhow::Result<()> {
             &[(annotations::POD_EIP_INSTANCEID, eip.allocation_id.as_str())],
         )
         .await?;
-        let (id, _) = env.wait_bound("static", WAIT).await?;
+        let (id, address) = env.wait_bound("static", WAIT).await?;
         assert_eq!(id, eip.allocation_id);
+        // The Bound record of a named EIP carries the EIP like an allocated one does
+        // (`kubectl get podeips` and `kubectl eip show` read it from the status).
+        let rec = env.records().get("static").await?;
+        assert_eq!(rec.spec.eip_type, PodEIPType::Static);
+        let st = rec.status.clone().unwrap_or_default();
+        assert_eq!(st.allocation_id.as_deref(), Some(id.as_str()));
+        assert_eq!(st.eip_address.as_deref(), Some(address.as_str()));
+        assert_eq!(
+            Some(address.as_str()),
+            eip.eip_address.as_deref(),
+            "the named EIP's address"
+        );
         env.delete_pod("static").await?;
         env.wait_gone("static", WAIT).await?;
         let admin = env.sim.admin();

@@ -100,6 +100,53 @@ async fn ttl_keeps_the_eip_for_the_next_pod_on_another_node_then_gc_releases_it(
     .await
 }
 
+/// A named EIP kept under `Never` is taken over by the next pod of the same name on
+/// another node; the Bound record then says where it is now (node, ENI, IP, pod UID) and
+/// still carries the EIP's address and id (checked by `wait_bound`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_eip_kept_is_taken_over_on_another_node_with_a_full_status() -> anyhow::Result<()> {
+    bounded(async {
+        let env = Env::start(EnvOptions {
+            nodes: vec!["node-1", "node-2"],
+            ..EnvOptions::default()
+        })
+        .await?;
+        let eip = env
+            .cloud(None)?
+            .allocate_eip_address(&AllocateEipArgs::default())
+            .await?;
+        let a1 = env.agent(env.agent_config(0), 0, None).await?;
+        let a2 = env.agent(env.agent_config(1), 1, None).await?;
+        let ann = [
+            (annotations::POD_EIP_INSTANCEID, eip.allocation_id.as_str()),
+            (annotations::POD_EIP_RELEASE_STRATEGY, "Never"),
+        ];
+        env.pod("named-0", 0, &ann).await?;
+        let (id, address) = env.wait_bound("named-0", WAIT).await?;
+        assert_eq!(id, eip.allocation_id);
+        env.delete_pod("named-0").await?;
+        env.wait_gone("named-0", WAIT).await?;
+        eventually(WAIT, "retained", || async {
+            (phase(&env, "named-0").await == Some(PodEIPPhase::Retained)).then_some(())
+        })
+        .await?;
+        env.pod("named-0", 1, &ann).await?;
+        let moved = env.wait_bound("named-0", WAIT).await?;
+        assert_eq!(moved, (id, address));
+        let st = env
+            .records()
+            .get("named-0")
+            .await?
+            .status
+            .unwrap_or_default();
+        assert_eq!(st.node.as_deref(), Some("node-2"));
+        a1.shutdown().await;
+        a2.shutdown().await;
+        Ok(())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn never_keeps_the_eip_and_gc_leaves_it() -> anyhow::Result<()> {
     bounded(async {

@@ -386,7 +386,9 @@ impl Env {
     }
 
     /// Waits until the pod is Bound: annotations written, condition True, record Bound,
-    /// and the EIP InUse on the pod's IP in the cloud. Returns (allocation id, address).
+    /// and the EIP InUse on the pod's IP in the cloud. Then checks, on that same snapshot,
+    /// that the Bound record's status carries everything a Bound record must (see
+    /// [`check_bound_status`]). Returns (allocation id, address).
     pub async fn wait_bound(
         &self,
         name: &str,
@@ -395,15 +397,15 @@ impl Env {
         let pods = self.pods();
         let recs = self.records();
         let admin = self.sim.admin();
-        eventually(within, &format!("pod {name} bound"), || {
+        let (pod, rec, eip) = eventually(within, &format!("pod {name} bound"), || {
             let pods = pods.clone();
             let recs = recs.clone();
             let admin = admin.clone();
             async move {
                 let pod = pods.get_opt(name).await.ok()??;
                 let ann = pod.annotations();
-                let id = ann.get(names::ALLOCATED_EIP_ID)?.clone();
-                let address = ann.get(names::ALLOCATED_EIP_ADDRESS)?.clone();
+                let id = ann.get(names::ALLOCATED_EIP_ID)?;
+                let address = ann.get(names::ALLOCATED_EIP_ADDRESS)?;
                 let cond = pod
                     .status
                     .as_ref()?
@@ -420,17 +422,18 @@ impl Env {
                 if rec.status.as_ref()?.phase != Some(PodEIPPhase::Bound) {
                     return None;
                 }
-                let eip = admin.eip(&id)?;
-                let ip = pod.status.as_ref()?.pod_ip.clone()?;
+                let eip = admin.eip(id)?;
+                let ip = pod.status.as_ref()?.pod_ip.as_deref()?;
                 let on_ip = eip
                     .association
                     .as_ref()
                     .is_some_and(|a| a.private_ip.to_string() == ip);
-                (eip.status == EipStatus::InUse && eip.ip_address.to_string() == address && on_ip)
-                    .then_some((id, address))
+                (eip.status == EipStatus::InUse && eip.ip_address.to_string() == *address && on_ip)
+                    .then_some((pod, rec, eip))
             }
         })
-        .await
+        .await?;
+        check_bound_status(&pod, &rec, &eip)
     }
 
     /// Waits until the pod and its record are gone.
@@ -521,3 +524,55 @@ impl Env {
 
 /// The annotation asking for a new EIP.
 pub const WITH_EIP: (&str, &str) = (annotations::POD_WITH_EIP, "true");
+
+/// Checks that a Bound PodEIP's status carries what the design says a record holds: the
+/// EIP address and allocation id (those on the pod's annotations and in the cloud), the
+/// ENI and private IP it is associated with, the pod's node and UID, when the pod was last
+/// seen, and no last error. Returns (allocation id, address).
+pub fn check_bound_status(
+    pod: &Pod,
+    rec: &PodEIP,
+    eip: &eip_cloudsim::Eip,
+) -> anyhow::Result<(String, String)> {
+    let name = pod.name_any();
+    let st = rec.status.clone().unwrap_or_default();
+    let ann = pod.annotations();
+    let id = ann
+        .get(names::ALLOCATED_EIP_ID)
+        .cloned()
+        .unwrap_or_default();
+    let address = ann
+        .get(names::ALLOCATED_EIP_ADDRESS)
+        .cloned()
+        .unwrap_or_default();
+    let assoc = eip.association.as_ref();
+    let want = (
+        Some(PodEIPPhase::Bound),
+        Some(address.clone()),
+        Some(id.clone()),
+        assoc.map(|a| a.eni_id.clone()),
+        assoc.map(|a| a.private_ip.to_string()),
+        pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        pod.uid(),
+        None,
+    );
+    let got = (
+        st.phase,
+        st.eip_address,
+        st.allocation_id,
+        st.network_interface_id,
+        st.private_ip_address,
+        st.node,
+        st.pod_uid,
+        st.last_error,
+    );
+    anyhow::ensure!(
+        got == want,
+        "PodEIP {name} status (phase, eipAddress, allocationId, networkInterfaceId, privateIpAddress, node, podUid, lastError) is {got:?}, want {want:?}"
+    );
+    anyhow::ensure!(
+        st.pod_last_seen.is_some(),
+        "PodEIP {name} status has no podLastSeen"
+    );
+    Ok((id, address))
+}
