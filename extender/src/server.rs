@@ -108,6 +108,39 @@ pub async fn start(
         settings.region.clone(),
     )));
     let ready = Arc::new(Readiness::default());
+    let binder = Arc::new(BindCoordinator::new(
+        state.clone(),
+        Arc::new(KubeBinder::new(client.clone())),
+    ));
+    if settings.leader_elect {
+        // not ready until the lease is held, from the first moment
+        ready
+            .leader_election
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+    let data = web::Data::new(AppState::new(
+        state.clone(),
+        Some(binder.clone()),
+        ready.clone(),
+        settings.scoring,
+    ));
+    let prefix = settings.path_prefix.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .configure(configure(&prefix))
+    })
+    .shutdown_timeout(10);
+    // Bind before anything is spawned: a busy or forbidden address fails with nothing
+    // left running.
+    let server = match tls {
+        Some(cfg) => server.bind_rustls_0_23(settings.listen, cfg),
+        None => server.bind(settings.listen),
+    }
+    .map_err(|source| Error::Serve {
+        addr: settings.listen.to_string(),
+        source,
+    })?;
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(watch::run(
         client.clone(),
@@ -122,13 +155,8 @@ pub async fn start(
             settings.vpc_id.clone(),
         )));
     }
-    let binder = Arc::new(BindCoordinator::new(
-        state.clone(),
-        Arc::new(KubeBinder::new(client.clone())),
-    ));
     {
         let state = state.clone();
-        let binder = binder.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
             loop {
@@ -149,34 +177,9 @@ pub async fn start(
         }));
     }
     let election = settings.leader_elect.then(|| {
-        // not ready until the lease is held, from the first moment
-        ready
-            .leader_election
-            .store(true, std::sync::atomic::Ordering::Release);
         let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "kube-system".to_string());
         lease::Election::start(client.clone(), lease::LeaseConfig::new(ns), ready.clone())
     });
-    let data = web::Data::new(AppState::new(
-        state.clone(),
-        Some(binder),
-        ready.clone(),
-        settings.scoring,
-    ));
-    let prefix = settings.path_prefix.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .configure(configure(&prefix))
-    })
-    .shutdown_timeout(10);
-    let server = match tls {
-        Some(cfg) => server.bind_rustls_0_23(settings.listen, cfg),
-        None => server.bind(settings.listen),
-    }
-    .map_err(|source| Error::Serve {
-        addr: settings.listen.to_string(),
-        source,
-    })?;
     let addrs = server.addrs();
     let server = server.run();
     let handle = server.handle();

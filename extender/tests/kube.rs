@@ -507,3 +507,53 @@ async fn serves_https_when_given_a_certificate() -> anyhow::Result<()> {
     })
     .await
 }
+
+/// A listen address already in use is an error from `start`, and nothing it would run is
+/// left behind: no watcher, cloud view or Lease election ever calls the API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_listen_address_fails_and_leaves_nothing_running() -> anyhow::Result<()> {
+    within(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let sim = CloudSim::start(SimConfig::default()).await?;
+        let busy = std::net::TcpListener::bind("127.0.0.1:0")?;
+        // Its own user, so that every request it makes shows in the audit log.
+        let user = "system:serviceaccount:kube-system:busy-extender";
+        let failing = api
+            .client_with_token(&api.service_account_token("kube-system", "busy-extender"))
+            .await?;
+        let settings = Settings {
+            listen: busy.local_addr()?,
+            leader_elect: true,
+            ..Settings::default()
+        };
+        let err = eip_extender::start(&settings, failing, Some(sim_cloud(&sim.url())?)).await;
+        assert!(
+            matches!(err, Err(Error::Serve { .. })),
+            "{:?}",
+            err.map(|e| e.addrs)
+        );
+        // Anything spawned by the failed start would have called the API server before a
+        // second extender, started now, has listed and opened its watches.
+        let ext = extender(&client).await?;
+        wait_for("second extender watching", async || {
+            (api.open_watches() > 0).then_some(())
+        })
+        .await;
+        let calls: Vec<_> = api
+            .audit()
+            .into_iter()
+            .filter(|(e, _)| e.user == user)
+            .collect();
+        assert!(calls.is_empty(), "left running after the error: {calls:?}");
+        let cloud_calls = sim.admin().calls();
+        assert!(
+            cloud_calls.is_empty(),
+            "cloud view left running: {cloud_calls:?}"
+        );
+        ext.shutdown().await?;
+        sim.shutdown().await;
+        api.shutdown().await;
+        anyhow::Ok(())
+    })
+    .await
+}
