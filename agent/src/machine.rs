@@ -720,6 +720,30 @@ mod tests {
         }
     }
 
+    /// The pod with `id` (at 47.96.0.1) published and the condition True.
+    fn published(id: &str) -> PodFacts {
+        PodFacts {
+            published: Some((id.into(), "47.96.0.1".into())),
+            condition_true: true,
+            ..pod()
+        }
+    }
+
+    /// `id` observed InUse on the pod's ENI and IP.
+    fn in_use_here(id: &str) -> CloudFacts {
+        CloudFacts {
+            eip: Some(Some(eip(id, EipState::InUse, Some((ENI, IP))))),
+            ..CloudFacts::default()
+        }
+    }
+
+    fn mark_bound(id: &str) -> Action {
+        Action::MarkBound {
+            id: id.into(),
+            address: "47.96.0.1".into(),
+        }
+    }
+
     fn auto() -> Result<Option<EipRequest>, Vec<AnnotationError>> {
         Ok(Some(EipRequest::allocate_default()))
     }
@@ -894,20 +918,10 @@ mod tests {
                 ..case("publish on the pod")
             },
             Case {
-                pod: Some(PodFacts {
-                    published: Some(("eip-a".into(), "47.96.0.1".into())),
-                    condition_true: true,
-                    ..pod()
-                }),
+                pod: Some(published("eip-a")),
                 record: Some(with_eni),
-                cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::InUse, Some((ENI, IP))))),
-                    ..CloudFacts::default()
-                },
-                want: Action::MarkBound {
-                    id: "eip-a".into(),
-                    address: "47.96.0.1".into(),
-                },
+                cloud: in_use_here("eip-a"),
+                want: mark_bound("eip-a"),
                 ..case("then the record says Bound")
             },
             Case {
@@ -1144,6 +1158,11 @@ mod tests {
             bandwidth: None,
             ..record()
         };
+        // As recorded before MarkBound carried the EIP.
+        let bound_without_address = RecordFacts {
+            phase: Some(PodEIPPhase::Bound),
+            ..rec.clone()
+        };
         let elsewhere = CloudFacts {
             eip: Some(Some(eip(
                 "eip-n",
@@ -1201,68 +1220,33 @@ mod tests {
             },
             Case {
                 request: named("eip-n"),
-                pod: Some(PodFacts {
-                    published: Some(("eip-n".into(), "47.96.0.1".into())),
-                    condition_true: true,
-                    ..pod()
-                }),
+                pod: Some(published("eip-n")),
                 record: Some(rec.clone()),
-                cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
-                    ..CloudFacts::default()
-                },
-                want: Action::MarkBound {
-                    id: "eip-n".into(),
-                    address: "47.96.0.1".into(),
-                },
+                cloud: in_use_here("eip-n"),
+                want: mark_bound("eip-n"),
                 ..case("published: the record says Bound, with the named EIP's id and address")
             },
             Case {
                 request: named("eip-n"),
-                pod: Some(PodFacts {
-                    published: Some(("eip-n".into(), "47.96.0.1".into())),
-                    condition_true: true,
-                    ..pod()
-                }),
-                record: Some(RecordFacts {
-                    phase: Some(PodEIPPhase::Bound),
-                    ..rec.clone()
-                }),
+                pod: Some(published("eip-n")),
+                record: Some(bound_without_address.clone()),
                 want: Action::Observe(Observation::Eip("eip-n".into())),
                 ..case("Bound without the address: no fast path, look at the EIP")
             },
             Case {
                 request: named("eip-n"),
-                pod: Some(PodFacts {
-                    published: Some(("eip-n".into(), "47.96.0.1".into())),
-                    condition_true: true,
-                    ..pod()
-                }),
-                record: Some(RecordFacts {
-                    phase: Some(PodEIPPhase::Bound),
-                    ..rec.clone()
-                }),
-                cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
-                    ..CloudFacts::default()
-                },
-                want: Action::MarkBound {
-                    id: "eip-n".into(),
-                    address: "47.96.0.1".into(),
-                },
+                pod: Some(published("eip-n")),
+                record: Some(bound_without_address.clone()),
+                cloud: in_use_here("eip-n"),
+                want: mark_bound("eip-n"),
                 ..case("Bound without the address: record it")
             },
             Case {
                 request: named("eip-n"),
-                pod: Some(PodFacts {
-                    published: Some(("eip-n".into(), "47.96.0.1".into())),
-                    condition_true: true,
-                    ..pod()
-                }),
+                pod: Some(published("eip-n")),
                 record: Some(RecordFacts {
-                    phase: Some(PodEIPPhase::Bound),
                     address: Some("47.96.0.1".into()),
-                    ..rec.clone()
+                    ..bound_without_address
                 }),
                 want: Action::Done,
                 ..case("Bound with the address: no cloud call")
