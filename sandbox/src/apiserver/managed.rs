@@ -279,8 +279,16 @@ fn tracked(p: &Path, scope: Scope) -> bool {
 
 fn flatten(v: &Value, scope: Scope) -> Flat {
     let mut out = Flat::new();
-    if !v.is_null() {
-        flatten_into(v, &mut Vec::new(), "", &mut out);
+    // Top-level fields outside the scope are not walked at all.
+    for (k, c) in v.as_object().into_iter().flatten() {
+        let mut path = vec![format!("f:{k}")];
+        let top = match scope {
+            Scope::Main { status_subresource } => !(status_subresource && k == "status"),
+            Scope::Status => k == "status",
+        };
+        if top && k != "apiVersion" && k != "kind" {
+            flatten_into(c, &mut path, k, &mut out);
+        }
     }
     out.retain(|p, _| tracked(p, scope));
     out
