@@ -2,7 +2,6 @@
 //! from the directory (a mounted Secret), a rotated key is used without a restart, and a
 //! path that is not a directory fails at start-up.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -12,22 +11,9 @@ use eip_agent::metrics::{CloudObserver, Metrics};
 use eip_cloud::Cloud;
 use eip_cloud::args::DescribeEipArgs;
 use eip_cloud::metadata::MetadataClient;
-use eip_cloudsim::{CloudSim, SimConfig};
+use eip_cloudsim::{CloudSim, SimConfig, write_credentials_dir};
 
 const BOUND: Duration = Duration::from_secs(30);
-
-/// Writes the key files with modification time `mtime` (kubelet swaps them on rotation).
-fn write_key(dir: &Path, id: &str, secret: &str, mtime: SystemTime) -> anyhow::Result<()> {
-    for (name, value) in [("access_key_id", id), ("access_key_secret", secret)] {
-        let path = dir.join(name);
-        std::fs::write(&path, value)?;
-        std::fs::File::options()
-            .write(true)
-            .open(&path)?
-            .set_modified(mtime)?;
-    }
-    Ok(())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_signed_with_the_key_in_the_credentials_dir_and_a_rotation_is_picked_up()
@@ -36,7 +22,7 @@ async fn calls_are_signed_with_the_key_in_the_credentials_dir_and_a_rotation_is_
         let sim = CloudSim::start(SimConfig::default()).await?;
         let dir = tempfile::tempdir()?;
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        write_key(dir.path(), "testid", "an-old-secret", t0)?;
+        write_credentials_dir(dir.path(), "testid", "an-old-secret", t0)?;
         let url = sim.url();
         let dir_arg = dir.path().to_string_lossy().to_string();
         let args = Args::try_parse_from([
@@ -64,7 +50,7 @@ async fn calls_are_signed_with_the_key_in_the_credentials_dir_and_a_rotation_is_
         assert!(!text.contains("an-old-secret"), "{text}");
 
         // the Secret is rotated: the same client signs with the new key
-        write_key(
+        write_credentials_dir(
             dir.path(),
             "testid",
             "testsecret",

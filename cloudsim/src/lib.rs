@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+mod keys;
 mod metadata;
 pub mod params;
 mod runtime;
@@ -27,6 +28,7 @@ pub use config::{
     InstanceTypeConfig, MetadataConfig, RateLimit, RateLimits, Secret, SimConfig,
 };
 pub use error::Error;
+pub use keys::write_credentials_dir;
 pub use runtime::{Admin, Snapshot, VSwitchView};
 pub use server::{CloudSim, RunningSim};
 pub use state::{Eip, EipStatus, Eni, Instance, PodIp};

@@ -2,28 +2,14 @@
 //! with the AccessKey read from the directory (a mounted Secret), a rotated key is used
 //! without a restart, and a path that is not a directory fails at start-up.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use eip_cloud::args::DescribeVSwitchesArgs;
-use eip_cloudsim::{CloudSim, SimConfig};
+use eip_cloudsim::{CloudSim, SimConfig, write_credentials_dir};
 use eip_extender::server::build_cloud;
 use eip_extender::testkit::within;
 use eip_extender::{Cli, Settings};
-
-/// Writes the key files with modification time `mtime` (kubelet swaps them on rotation).
-fn write_key(dir: &Path, secret: &str, mtime: SystemTime) -> anyhow::Result<()> {
-    for (name, value) in [("access_key_id", "testid"), ("access_key_secret", secret)] {
-        let path = dir.join(name);
-        std::fs::write(&path, value)?;
-        std::fs::File::options()
-            .write(true)
-            .open(&path)?
-            .set_modified(mtime)?;
-    }
-    Ok(())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_config_files_credentials_dir_signs_calls_and_a_rotation_is_picked_up()
@@ -34,7 +20,7 @@ async fn the_config_files_credentials_dir_signs_calls_and_a_rotation_is_picked_u
         let keys = tmp.path().join("keys");
         std::fs::create_dir(&keys)?;
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        write_key(&keys, "an-old-secret", t0)?;
+        write_credentials_dir(&keys, "testid", "an-old-secret", t0)?;
         let config = tmp.path().join("eip-extender.yaml");
         std::fs::write(
             &config,
@@ -61,7 +47,7 @@ async fn the_config_files_credentials_dir_signs_calls_and_a_rotation_is_picked_u
         assert!(!text.contains("an-old-secret"), "{text}");
 
         // the Secret is rotated: the same client signs with the new key
-        write_key(&keys, "testsecret", t0 + Duration::from_secs(60))?;
+        write_credentials_dir(&keys, "testid", "testsecret", t0 + Duration::from_secs(60))?;
         cloud
             .describe_vswitches(&DescribeVSwitchesArgs::default())
             .await?;
