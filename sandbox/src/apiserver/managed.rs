@@ -209,9 +209,10 @@ fn item_steps(items: &[Value], schema: &str) -> Option<Vec<String>> {
 }
 
 /// Every member path of `v` with its value for leaves (`None` for list items).
-type Flat = BTreeMap<Path, Option<Value>>;
+/// Leaves borrow from the object, so comparing two objects clones no values.
+type Flat<'a> = BTreeMap<Path, Option<&'a Value>>;
 
-fn flatten_into(v: &Value, path: &mut Path, schema: &str, out: &mut Flat) {
+fn flatten_into<'a>(v: &'a Value, path: &mut Path, schema: &str, out: &mut Flat<'a>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, c) in m {
@@ -236,11 +237,11 @@ fn flatten_into(v: &Value, path: &mut Path, schema: &str, out: &mut Flat) {
                 }
             }
             None => {
-                out.insert(path.clone(), Some(v.clone()));
+                out.insert(path.clone(), Some(v));
             }
         },
         _ => {
-            out.insert(path.clone(), Some(v.clone()));
+            out.insert(path.clone(), Some(v));
         }
     }
 }
@@ -277,7 +278,7 @@ fn tracked(p: &Path, scope: Scope) -> bool {
     }
 }
 
-fn flatten(v: &Value, scope: Scope) -> Flat {
+fn flatten(v: &Value, scope: Scope) -> Flat<'_> {
     let mut out = Flat::new();
     // Top-level fields outside the scope are not walked at all.
     for (k, c) in v.as_object().into_iter().flatten() {
