@@ -819,31 +819,19 @@ mod tests {
 
     #[test]
     fn preempt_keeps_only_nodes_victims_can_fix() {
-        const SLOT: Victim = Victim {
-            uses_slot: true,
-            frees_eip_quota: false,
-        };
-        const NONE: Victim = Victim {
-            uses_slot: false,
-            frees_eip_quota: false,
-        };
-        const FOLLOW: Victim = Victim {
-            uses_slot: true,
-            frees_eip_quota: true,
-        };
         let c = |node: &'static str, victims: &[Victim]| Candidate {
             node,
             victims: victims.to_vec(),
         };
         let cands = [
-            c("full", &[SLOT]),
-            c("full", &[NONE]),
-            c("unknown", &[SLOT]),
-            c("n1", &[NONE]),
-            c("inb", &[SLOT]),
+            c("full", &[SLOT_ONLY]),
+            c("full", &[NOTHING]),
+            c("unknown", &[SLOT_ONLY]),
+            c("n1", &[NOTHING]),
+            c("inb", &[SLOT_ONLY]),
             c("n1", &[]),
-            c("ghost", &[FOLLOW]),
-            c("full", &[FOLLOW]),
+            c("ghost", &[BOTH]),
+            c("full", &[BOTH]),
         ];
         struct Case {
             what: &'static str,
@@ -979,6 +967,7 @@ mod tests {
         assert_eq!(s.victim("uid-ghost", "n1"), NOTHING);
     }
 
+    // What evicting a pod gives back, as the preemption tests use it
     const SLOT_ONLY: Victim = Victim {
         uses_slot: true,
         frees_eip_quota: false,
