@@ -157,31 +157,13 @@ fn the_agent_daemonset_runs_everywhere_on_the_host_network_with_its_node_name() 
         Some("spec.nodeName")
     );
     let c = spec.pointer("/containers/0").context("container")?;
-    assert_eq!(
-        c.pointer("/readinessProbe/httpGet/path")
-            .and_then(Value::as_str),
-        Some("/readyz")
-    );
-    assert_eq!(
-        c.pointer("/livenessProbe/httpGet/path")
-            .and_then(Value::as_str),
-        Some("/healthz")
-    );
+    assert_health_probes(c);
     let dep = base.find("Deployment", "kube-eip", "eip-extender")?;
     assert_eq!(dep.pointer("/spec/replicas"), Some(&Value::from(2)));
     let c = dep
         .pointer("/spec/template/spec/containers/0")
         .context("container")?;
-    assert_eq!(
-        c.pointer("/readinessProbe/httpGet/path")
-            .and_then(Value::as_str),
-        Some("/readyz")
-    );
-    assert_eq!(
-        c.pointer("/livenessProbe/httpGet/path")
-            .and_then(Value::as_str),
-        Some("/healthz")
-    );
+    assert_health_probes(c);
     assert_eq!(
         c.pointer("/securityContext/readOnlyRootFilesystem"),
         Some(&Value::Bool(true))
@@ -191,6 +173,20 @@ fn the_agent_daemonset_runs_everywhere_on_the_host_network_with_its_node_name() 
         Some(&Value::Bool(true))
     );
     Ok(())
+}
+
+/// The container is probed on the binaries' health endpoints: ready on /readyz, live on /healthz.
+fn assert_health_probes(c: &Value) {
+    assert_eq!(
+        c.pointer("/readinessProbe/httpGet/path")
+            .and_then(Value::as_str),
+        Some("/readyz")
+    );
+    assert_eq!(
+        c.pointer("/livenessProbe/httpGet/path")
+            .and_then(Value::as_str),
+        Some("/healthz")
+    );
 }
 
 /// Environment variables the binaries read that are not clap arguments.
