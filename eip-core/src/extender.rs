@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -55,24 +56,95 @@ pub fn decode_node(node: &RawValue) -> Result<k8s_openapi::api::core::v1::Node, 
     serde_json::from_str(node.get())
 }
 
-#[derive(Deserialize)]
-struct NameOnly<'a> {
-    #[serde(borrow)]
-    metadata: MetaNameOnly<'a>,
-}
-
-#[derive(Deserialize)]
-struct MetaNameOnly<'a> {
-    #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
-}
-
-/// Reads `metadata.name` of a raw node without decoding the rest into a `Node`.
-/// `None` if the item is not an object with a string `metadata.name`.
+/// Reads `metadata.name` of a raw node without decoding the rest into a `Node`, and stops
+/// there.
+///
+/// A raw node is valid JSON already, so the rest of it (status, images: most of its
+/// ~13 KiB) need not be read again. The walk stops as soon as the name is found, which
+/// serde_json reports as an error at the first unread key; the name is taken from `found`
+/// whatever the walk returns. `None` if the item is not an object with a string
+/// `metadata.name`.
 pub fn node_name(node: &RawValue) -> Option<Cow<'_, str>> {
-    serde_json::from_str::<NameOnly<'_>>(node.get())
-        .ok()
-        .and_then(|n| n.metadata.name)
+    let mut found = None;
+    let mut de = serde_json::Deserializer::from_str(node.get());
+    // the Err that stopping early yields is expected; `found` says whether the name was read
+    let _stopped = Deserializer::deserialize_map(
+        &mut de,
+        FindKey {
+            key: "metadata",
+            inner: Some("name"),
+            found: &mut found,
+        },
+    );
+    found
+}
+
+/// Walks an object to `key` (then, with `inner`, into that object to `inner`) and stores
+/// the string found there, skipping everything before it unparsed.
+struct FindKey<'f, 'de> {
+    key: &'static str,
+    inner: Option<&'static str>,
+    found: &'f mut Option<Cow<'de, str>>,
+}
+
+impl<'de> Visitor<'de> for FindKey<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an object with {}", self.key)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key::<Str<'de>>()? {
+            if k.0 != self.key {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match self.inner {
+                None => {
+                    *self.found = map.next_value::<Option<Str<'de>>>()?.map(|s| s.0);
+                }
+                Some(inner) => map.next_value_seed(FindKey {
+                    key: inner,
+                    inner: None,
+                    found: self.found,
+                })?,
+            }
+            // stop here: the caller does not need the rest
+            return Ok(());
+        }
+        Ok(())
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FindKey<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// A string borrowed from the input when it has no escapes, else owned.
+struct Str<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// Mirrors `extenderv1.ExtenderArgs`: the body of filter and prioritize calls.
@@ -744,6 +816,41 @@ mod tests {
         ] {
             let raw = RawValue::from_string(bad.into()).expect("json");
             assert_eq!(node_name(&raw), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn node_name_wherever_it_is() {
+        let cases: [(&str, &str, Option<&str>); 9] = [
+            (
+                "Go order",
+                r#"{"metadata":{"name":"n1","uid":"u"},"spec":{}}"#,
+                Some("n1"),
+            ),
+            (
+                "metadata after a large status",
+                r#"{"status":{"images":[{"names":["a","b"]}],"x":{"metadata":{"name":"no"}}},"metadata":{"labels":{"name":"no"},"name":"n2"}}"#,
+                Some("n2"),
+            ),
+            (
+                "escaped",
+                r#"{"metadata":{"name":"n\u002d3"}}"#,
+                Some("n-3"),
+            ),
+            ("no name", r#"{"metadata":{"uid":"u"}}"#, None),
+            ("null name", r#"{"metadata":{"name":null}}"#, None),
+            ("name not a string", r#"{"metadata":{"name":7}}"#, None),
+            ("metadata not an object", r#"{"metadata":"n4"}"#, None),
+            (
+                "no metadata",
+                r#"{"spec":{"metadata":{"name":"no"}}}"#,
+                None,
+            ),
+            ("not an object", r#"["metadata"]"#, None),
+        ];
+        for (what, json, want) in cases {
+            let raw = RawValue::from_string(json.to_string()).expect("valid JSON");
+            assert_eq!(node_name(&raw).as_deref(), want, "{what}");
         }
     }
 

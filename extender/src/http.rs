@@ -14,7 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use eip_core::capacity::Victim;
 use eip_core::extender::{
     ExtenderBindingArgs, ExtenderBindingResult, ExtenderPreemptionArgs, ExtenderPreemptionResult,
-    HostPriority, MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims,
+    HostPriority, MAX_EXTENDER_PRIORITY, MIN_EXTENDER_PRIORITY, MetaPod, MetaVictims, node_name,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -25,7 +25,7 @@ use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
 use crate::facts;
 use crate::metrics::Metrics;
 use crate::state::{ClusterState, NodeFacts, PodFacts, victim_from_facts};
-use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite, node_item_name};
+use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite};
 
 /// Request bodies above this are refused: room for 5,000 full Node objects of ~12 KiB.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -149,7 +149,7 @@ impl AppState {
                 let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 let mut out = Vec::with_capacity(list.items.len());
                 for (i, raw) in list.items.into_iter().enumerate() {
-                    let Some(name) = node_item_name(raw) else {
+                    let Some(name) = node_name(raw) else {
                         return Err(format!(
                             "{verb} request's Nodes item {i} has no metadata.name"
                         ));
