@@ -738,13 +738,8 @@ impl Store {
         let old = match self.get(rt, ns, name) {
             Ok(o) => o,
             Err(e) if e.code == 404 && opts.sub == Sub::Main => {
-                let mut obj = match view {
-                    Some(v) => v.stored(body),
-                    None => body.clone(),
-                };
-                if !obj.is_object() {
-                    return Err(ApiError::bad_request("apply patch must be an object"));
-                }
+                // Already checked to be an object of this type.
+                let mut obj = typed;
                 match meta_str(&obj, "name") {
                     Some(n) if n != name => {
                         return Err(ApiError::bad_request(format!(
