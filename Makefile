@@ -1,14 +1,19 @@
 # One command runs every check CI runs: `make test`.
-# It installs what it needs itself (the Python SDK used by the conformance tests goes
-# into ./.venv), so a fresh machine with the Rust toolchain and python3 is enough.
+# It installs the Python SDK used by the conformance tests into ./.venv itself; the machine
+# needs the Rust toolchain, python3 (with venv) and kubectl >= 1.14 on PATH (the manifest
+# and sandbox tests run `kubectl` and `kubectl kustomize`; tested with 1.32).
 
 PYTHON ?= python3
 VENV := .venv
 SDK_REQUIREMENTS := cloudsim/conformance/requirements.txt
 
-.PHONY: test fmt clippy unit sdk-env crds
+.PHONY: test tools fmt clippy unit sdk-env crds
 
-test: fmt clippy sdk-env unit
+test: tools fmt clippy sdk-env unit
+
+# Fail at once, not after the build, when a tool the tests run is missing.
+tools:
+	@command -v kubectl >/dev/null || { echo "make test: kubectl (>= 1.14) must be on PATH; the manifest and sandbox tests run it" >&2; exit 1; }
 
 fmt:
 	cargo fmt --all --check
