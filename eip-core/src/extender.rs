@@ -310,7 +310,9 @@ pub struct MetaPod {
     pub uid: String,
 }
 
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+/// Serde `deserialize_with` helper: `null` (as Go writes a nil map, slice or pointer) reads
+/// as the type's default.
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -318,7 +320,9 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-fn empty_map_as_null<S: Serializer>(map: &FailedNodesMap, s: S) -> Result<S::Ok, S::Error> {
+/// Serde `serialize_with` helper: an empty [`FailedNodesMap`] is written as `null`, as Go
+/// writes a nil map.
+pub fn empty_map_as_null<S: Serializer>(map: &FailedNodesMap, s: S) -> Result<S::Ok, S::Error> {
     if map.is_empty() {
         s.serialize_none()
     } else {

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use eip_core::extender::FailedNodesMap;
+use eip_core::extender::{FailedNodesMap, empty_map_as_null, null_as_default};
 use k8s_openapi::api::core::v1::Pod;
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
 /// A `v1.Node` reduced to the fields the extender reads.
@@ -42,14 +42,6 @@ pub struct NodeSpecLite {
     /// `unschedulable`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub unschedulable: bool,
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Mirrors `extenderv1.ExtenderArgs` (as eip-core's `ExtenderArgs`), but borrows every node
@@ -129,14 +121,6 @@ impl FilterReply<'_> {
         let mut buf = Vec::with_capacity(size_hint);
         serde_json::to_writer(&mut buf, self)?;
         Ok(buf)
-    }
-}
-
-fn empty_map_as_null<S: Serializer>(map: &FailedNodesMap, s: S) -> Result<S::Ok, S::Error> {
-    if map.is_empty() {
-        s.serialize_none()
-    } else {
-        map.serialize(s)
     }
 }
 
