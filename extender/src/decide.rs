@@ -950,7 +950,7 @@ mod tests {
         ];
         for (what, p, want) in pods {
             assert_eq!(
-                victim_from_facts(&p, "n1"),
+                victim_from_facts(p.clone(), "n1"),
                 want,
                 "{what} (from the request)"
             );

@@ -319,7 +319,7 @@ impl AppState {
                         let uid = p.metadata.uid.clone().unwrap_or_default();
                         gives.push(
                             facts::pod_from_object(p)
-                                .map_or_else(Victim::default, |f| victim_from_facts(&f, &node)),
+                                .map_or_else(Victim::default, |f| victim_from_facts(f, &node)),
                         );
                         metas.push(MetaPod { uid });
                     }

@@ -154,8 +154,8 @@ impl PodRecord {
 
 /// What evicting this pod (sent in full by the scheduler as a victim on `node`) gives back,
 /// judged by the same rules as pods in the view.
-pub fn victim_from_facts(facts: &PodFacts, node: &str) -> Victim {
-    let (_, rec) = PodRecord::new(facts.clone(), Some(Arc::from(node)));
+pub fn victim_from_facts(facts: PodFacts, node: &str) -> Victim {
+    let (_, rec) = PodRecord::new(facts, Some(Arc::from(node)));
     rec.victim_on(node)
 }
 
