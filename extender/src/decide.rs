@@ -386,7 +386,7 @@ pub struct Candidate<'a> {
     /// Node name.
     pub node: &'a str,
     /// Per victim.
-    pub victims: Vec<Victim>,
+    pub victims: &'a [Victim],
 }
 
 /// Which candidates to keep: nodes where the pod fits once the victims are gone (eip-core's
@@ -417,7 +417,7 @@ pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>
                 return false;
             };
             let view = node_view(&zones, c.node, facts, entry);
-            capacity::preemption_makes_room(&demand, &region, &view, &c.victims)
+            capacity::preemption_makes_room(&demand, &region, &view, c.victims)
         })
         .collect()
 }
@@ -819,10 +819,7 @@ mod tests {
 
     #[test]
     fn preempt_keeps_only_nodes_victims_can_fix() {
-        let c = |node: &'static str, victims: &[Victim]| Candidate {
-            node,
-            victims: victims.to_vec(),
-        };
+        let c = |node: &'static str, victims: &'static [Victim]| Candidate { node, victims };
         let cands = [
             c("full", &[SLOT_ONLY]),
             c("full", &[NOTHING]),

@@ -344,7 +344,7 @@ impl AppState {
             .iter()
             .map(|(node, _, gives)| Candidate {
                 node: node.as_str(),
-                victims: gives.clone(),
+                victims: gives,
             })
             .collect();
         let keep = decide::preempt(&st, &pod, &candidates);
