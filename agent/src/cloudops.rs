@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::mem;
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eip_cloud::Cloud;
@@ -20,6 +20,7 @@ use eip_core::names;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::controller::lock;
 use crate::error::Error;
 use crate::machine::{EipState, EipView};
 
@@ -217,7 +218,7 @@ impl Describer {
     async fn ask(&self, query: Query, id: Option<&str>) -> Shared {
         let (tx, rx) = oneshot::channel();
         let start = {
-            let mut queues = lock_queues(&self.inner);
+            let mut queues = lock(&self.inner.queues);
             let q = queues.entry(query.clone()).or_default();
             q.waiting.push((id.map(str::to_owned), tx));
             !mem::replace(&mut q.running, true)
@@ -231,7 +232,7 @@ impl Describer {
     /// Makes calls for `query` until nobody waits for one.
     async fn serve(inner: Arc<DescriberInner>, query: Query) {
         loop {
-            let not_before = lock_queues(&inner)
+            let not_before = lock(&inner.queues)
                 .get(&query)
                 .and_then(|q| q.last_call)
                 .map(|t| t + inner.spacing);
@@ -239,7 +240,7 @@ impl Describer {
                 tokio::time::sleep_until(t).await;
             }
             let batch = {
-                let mut queues = lock_queues(&inner);
+                let mut queues = lock(&inner.queues);
                 let q = queues.entry(query.clone()).or_default();
                 if q.waiting.is_empty() {
                     q.running = false;
@@ -272,13 +273,6 @@ impl Describer {
                 let _ = reply.send(answer.clone());
             }
         }
-    }
-}
-
-fn lock_queues(inner: &DescriberInner) -> MutexGuard<'_, HashMap<Query, Queue>> {
-    match inner.queues.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 

@@ -24,7 +24,7 @@
 //! to `max_wait`. No lock is held across an await.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -43,6 +43,8 @@ use eip_cloud::{Cloud, Error};
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use crate::controller::lock;
 
 /// The actions paced by default (the account-wide limits that matter for pods).
 pub const PACED_ACTIONS: [&str; 2] = ["AllocateEipAddress", "AssociateEipAddress"];
@@ -136,13 +138,6 @@ impl AdaptiveLimiter {
         Self { config, actions }
     }
 
-    fn lock(a: &Action) -> MutexGuard<'_, Pace> {
-        match a.pace.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
     /// `1 / rate`, jittered by the configured fraction.
     fn interval(&self, rate: f64) -> Duration {
         let j = self.config.jitter.clamp(0.0, 1.0);
@@ -156,7 +151,7 @@ impl AdaptiveLimiter {
 
     /// The current pace of `action` (calls per second), if it is paced.
     pub fn rate(&self, action: &str) -> Option<f64> {
-        self.actions.get(action).map(|a| Self::lock(a).rate)
+        self.actions.get(action).map(|a| lock(&a.pace).rate)
     }
 
     /// Waits for `action`'s next slot (immediately for actions that are not paced).
@@ -169,7 +164,7 @@ impl AdaptiveLimiter {
             tokio::pin!(freed);
             freed.as_mut().enable();
             let wait = {
-                let mut p = Self::lock(a);
+                let mut p = lock(&a.pace);
                 let now = Instant::now();
                 match p.next {
                     Some(n) if n > now => n - now,
@@ -193,7 +188,7 @@ impl AdaptiveLimiter {
         let Some(a) = self.actions.get(action) else {
             return;
         };
-        let mut p = Self::lock(a);
+        let mut p = lock(&a.pace);
         let now = Instant::now();
         if throttled {
             let interval = Duration::from_secs_f64(1.0 / p.rate.max(1e-6));
