@@ -228,8 +228,8 @@ impl Context {
     /// The current switches.
     pub fn switches(&self) -> Switches {
         match self.switches.read() {
-            Ok(g) => *g,
-            Err(p) => *p.into_inner(),
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
 
@@ -428,7 +428,7 @@ fn action_name(a: &Action) -> &'static str {
         Action::Observe(_) => "Observe",
         Action::Settle(_) => "Settle",
         Action::RejectInvalid(_) => "RejectInvalid",
-        Action::Disabled => "Disabled",
+        Action::Disabled(_) => "Disabled",
         Action::RejectShared(_) => "RejectShared",
         Action::AddFinalizer => "AddFinalizer",
         Action::CreateRecord => "CreateRecord",
@@ -727,18 +727,12 @@ impl Run<'_> {
                 )
                 .await;
             }
-            Action::Disabled => {
+            Action::Disabled(why) => {
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Warning,
                     names::REASON_DISABLED,
-                    format!(
-                        "the pod asks for an EIP but the EIP feature is off: set \"{}\": \"true\" in the {} key of ConfigMap {}/{} (no restart needed)",
-                        eip_core::eni_config::ENABLE_EIP_POOL,
-                        eip_core::eni_config::ENI_CONF_KEY,
-                        eip_core::eni_config::ENI_CONFIG_NAMESPACE,
-                        eip_core::eni_config::ENI_CONFIG_NAME
-                    ),
+                    format!("the pod asks for an EIP but {why}"),
                     "Validate",
                 )
                 .await;

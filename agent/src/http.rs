@@ -45,7 +45,7 @@ async fn debug_state(ctx: web::Data<Arc<Context>>) -> HttpResponse {
         "node": ctx.cfg.node_name,
         "clusterId": ctx.cfg.cluster_id,
         "instanceId": ctx.instance_id,
-        "switches": {"enableEipPool": s.enabled, "allowEipRob": s.allow_rob},
+        "switches": {"enableEipPool": s.eip_enabled, "allowEipRob": s.allow_rob, "invalid": s.invalid},
         "pods": ctx.debug_state(),
     }))
 }

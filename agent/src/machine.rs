@@ -121,14 +121,8 @@ pub struct CloudFacts {
     pub on_ip: Option<Option<EipView>>,
 }
 
-/// The `eni-config` switches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Switches {
-    /// `enable_eip_pool` is `"true"`.
-    pub enabled: bool,
-    /// `allow_eip_rob` is `"true"`.
-    pub allow_rob: bool,
-}
+/// The `eni-config` switches: eip-core's one policy, shared with the extender.
+pub use eip_core::eni_config::EipSwitches as Switches;
 
 /// Everything [`decide`] looks at.
 #[derive(Debug, Clone)]
@@ -181,8 +175,9 @@ pub enum Action {
     Settle(String),
     /// The annotations are invalid: Warning event, Failed record, no cloud call.
     RejectInvalid(String),
-    /// The feature switch is off: Warning event telling the operator what to set.
-    Disabled,
+    /// The feature switch is off (or `eni-config` is invalid): Warning event with this
+    /// sentence, telling the operator what to set or fix.
+    Disabled(String),
     /// Refuse a named EIP on a replicated workload (no cloud call).
     RejectShared(String),
     /// Put the agent's finalizer on the pod.
@@ -336,8 +331,8 @@ pub fn decide(f: &Facts<'_>) -> Action {
                 None => rec.eip_type == PodEIPType::Auto,
             };
         if claimable {
-            if !f.switches.enabled {
-                return Action::Disabled;
+            if let Some(off) = f.switches.feature_off() {
+                return Action::Disabled(off.to_string());
             }
             if !p.has_finalizer {
                 return Action::AddFinalizer;
@@ -369,8 +364,8 @@ pub fn invalid_message(errors: &[AnnotationError]) -> String {
 }
 
 fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
-    if !f.switches.enabled {
-        return Action::Disabled;
+    if let Some(off) = f.switches.feature_off() {
+        return Action::Disabled(off.to_string());
     }
     if let Some(id) = req.named()
         && p.owner_replicas.is_some_and(|n| n > 1)
@@ -755,10 +750,7 @@ mod tests {
     }
 
     fn on() -> Switches {
-        Switches {
-            enabled: true,
-            allow_rob: false,
-        }
+        Switches::new(true, false)
     }
 
     struct Case {
@@ -1188,10 +1180,7 @@ mod tests {
                 request: named("eip-n"),
                 record: Some(rec.clone()),
                 cloud: elsewhere.clone(),
-                switches: Switches {
-                    enabled: true,
-                    allow_rob: true,
-                },
+                switches: Switches::new(true, true),
                 want: Action::Rob("eip-n".into()),
                 ..case("rob on: unbind from there")
             },
@@ -1301,7 +1290,12 @@ mod tests {
             Case {
                 switches: Switches::default(),
                 record: None,
-                want: Action::Disabled,
+                want: Action::Disabled(
+                    Switches::default()
+                        .feature_off()
+                        .map(|o| o.to_string())
+                        .unwrap_or_default(),
+                ),
                 ..case("switch off")
             },
         ]);
@@ -1376,16 +1370,13 @@ mod tests {
             ))),
             ..CloudFacts::default()
         };
-        let rob_on = Switches {
-            enabled: true,
-            allow_rob: true,
-        };
+        let rob_on = Switches::new(true, true);
         let lost = decide(&Facts {
             pod: Some(&published),
             request: &named("eip-n"),
             record: Some(&bound_static),
             cloud: &elsewhere,
-            switches: rob_on,
+            switches: rob_on.clone(),
             expired: false,
             verify: true,
         });
@@ -1422,7 +1413,7 @@ mod tests {
                     ..bound_static
                 }),
                 cloud: elsewhere,
-                switches: rob_on,
+                switches: rob_on.clone(),
                 want: Action::Blocked(
                     "EIP eip-n was taken by eni-x 192.168.0.77; delete the pod to claim it again"
                         .into(),

@@ -3,7 +3,7 @@
 //! publication, and the cluster-wide garbage collector behind a Lease (kube-lease-manager),
 //! which lists pods and PodEIPs when it runs rather than watching them.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +12,7 @@ use eip_cloud::Cloud;
 use eip_cloud::args::{DescribeInstanceTypesArgs, UnassociateEipArgs};
 use eip_core::annotations::EipRequest;
 use eip_core::capacity::InstanceTypeCapacity;
-use eip_core::eni_config::{self, EniConf};
+use eip_core::eni_config;
 use eip_core::names;
 use eip_core::podeip::{PodEIP, PodEIPPhase};
 use futures::{FutureExt, StreamExt};
@@ -135,21 +135,14 @@ impl Drop for RunningAgent {
     }
 }
 
+/// eip-core's one policy for `eni-config` (`None`: the ConfigMap does not exist).
 fn switches_of(cm: Option<&ConfigMap>) -> Switches {
-    let conf = cm
-        .and_then(|c| c.data.as_ref())
-        .map(EniConf::from_config_map_data);
-    match conf {
-        Some(Ok(c)) => Switches {
-            enabled: c.enable_eip_pool(),
-            allow_rob: c.allow_eip_rob(),
-        },
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "eni-config is unreadable; the EIP feature is off until it is fixed");
-            Switches::default()
-        }
-        None => Switches::default(),
+    let empty = BTreeMap::new();
+    let s = Switches::from_config_map(cm.map(|c| c.data.as_ref().unwrap_or(&empty)));
+    if let Some(problem) = &s.invalid {
+        tracing::warn!(%problem, "eni-config is invalid; the EIP feature is off until it is fixed");
     }
+    s
 }
 
 /// Starts the agent: reads `eni-config`, then, in the background, reconciles everything it
@@ -366,7 +359,7 @@ async fn watch_config(ctx: Arc<Context>, tx: mpsc::UnboundedSender<()>) {
             Ok(watcher::Event::Apply(cm)) | Ok(watcher::Event::InitApply(cm)) => {
                 switches_of(Some(&cm))
             }
-            Ok(watcher::Event::Delete(_)) => Switches::default(),
+            Ok(watcher::Event::Delete(_)) => switches_of(None),
             Ok(_) => continue,
             Err(e) => {
                 tracing::debug!(error = %e, "eni-config watch error");

@@ -40,6 +40,7 @@ fn bench(c: &mut Criterion) {
         region: "cn-hangzhou",
         eip_enabled: true,
         allow_eip_rob: false,
+        eip_invalid: None,
         eip_quota: 20,
         eips_allocated: 3,
         eips_pending: 1,

@@ -33,7 +33,7 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Pod;
 
 use crate::eni_config::{
-    ALLOW_EIP_ROB, ENABLE_EIP_POOL, ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE,
+    ALLOW_EIP_ROB, ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE, FeatureOff,
 };
 use crate::names;
 
@@ -306,6 +306,8 @@ pub struct RegionView<'a> {
     pub eip_enabled: bool,
     /// `allow_eip_rob` from `eni_conf`.
     pub allow_eip_rob: bool,
+    /// What is wrong with `eni-config` when it is invalid ([`EipSwitches::invalid`]).
+    pub eip_invalid: Option<&'a str>,
     /// `eip_quota_instances_num` ([`DEFAULT_EIP_QUOTA`] unless configured).
     pub eip_quota: u32,
     /// EIPs allocated in the region (counted against the quota).
@@ -352,8 +354,8 @@ impl NodeView<'_> {
 /// Why a pod cannot go on a node. `Display` is the reason sent to kube-scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection<'a> {
-    /// `enable_eip_pool` is off.
-    EipDisabled,
+    /// `enable_eip_pool` is off, or `eni-config` is invalid.
+    EipDisabled(FeatureOff<'a>),
     /// An EIP pod with `hostNetwork: true`.
     HostNetworkEip,
     /// Region quota reached.
@@ -446,10 +448,7 @@ impl fmt::Display for Rejection<'_> {
             "key {ENI_CONF_KEY} of ConfigMap {ENI_CONFIG_NAMESPACE}/{ENI_CONFIG_NAME}"
         );
         match *self {
-            Rejection::EipDisabled => write!(
-                f,
-                "the EIP feature is off; set \"{ENABLE_EIP_POOL}\": \"true\" in {eni_conf}"
-            ),
+            Rejection::EipDisabled(off) => off.fmt(f),
             Rejection::HostNetworkEip => f.write_str(
                 "the pod uses hostNetwork, so it has no pod IP to bind an EIP to; remove hostNetwork or the EIP annotations",
             ),
@@ -551,7 +550,9 @@ pub fn check_pod<'a>(pod: &PodDemand<'a>, region: &RegionView<'a>) -> Result<(),
         return Ok(());
     }
     if !region.eip_enabled {
-        return Err(Rejection::EipDisabled);
+        return Err(Rejection::EipDisabled(FeatureOff {
+            invalid: region.eip_invalid,
+        }));
     }
     if pod.host_network {
         return Err(Rejection::HostNetworkEip);
@@ -756,6 +757,7 @@ mod tests {
             region: "cn-hangzhou",
             eip_enabled: true,
             allow_eip_rob: false,
+            eip_invalid: None,
             eip_quota: DEFAULT_EIP_QUOTA,
             eips_allocated: 0,
             eips_pending: 0,
@@ -1097,6 +1099,19 @@ mod tests {
                 Some((
                     false,
                     "the EIP feature is off; set \"enable_eip_pool\": \"true\" in key eni_conf of ConfigMap kube-system/eni-config",
+                )),
+            ),
+            (
+                "eni-config invalid",
+                WITH_EIP,
+                RegionView {
+                    eip_enabled: false,
+                    eip_invalid: Some("enable_eip_pool is \"yes\""),
+                    ..region()
+                },
+                Some((
+                    false,
+                    "the EIP feature is off because ConfigMap kube-system/eni-config is invalid: enable_eip_pool is \"yes\"; fix it (no restart needed)",
                 )),
             ),
             (

@@ -9,9 +9,22 @@
 //! an error naming the ConfigMap, the key and the switch. Written switches use the string
 //! form of the guide. Keys are written back in sorted order (JSON objects are unordered, and
 //! Terway reads them with a JSON parser), values exactly as they were.
+//!
+//! # One policy for a missing or invalid ConfigMap
+//! [`EipSwitches::from_config_map`] is the only way the agent and the extender turn the
+//! ConfigMap into switches, so they never disagree. The switches are a function of the
+//! ConfigMap as it is now, never of what was read before: a missing ConfigMap turns the
+//! feature off; an invalid one (no `eni_conf`, not JSON, a switch that is neither true nor
+//! false) turns it off too and carries the problem, which the pod's event and the
+//! extender's reason quote. Off is the safe side: no new EIP is allocated (nothing billed)
+//! and nothing already bound is touched. "Keep the previous value" cannot be applied the
+//! same way everywhere: an agent that starts while the ConfigMap is broken has no previous
+//! value, and a deleted broken ConfigMap would leave it on for good.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -26,6 +39,77 @@ pub const ENI_CONF_KEY: &str = "eni_conf";
 pub const ENABLE_EIP_POOL: &str = "enable_eip_pool";
 /// Switch: a named EIP bound elsewhere may be unbound and taken.
 pub const ALLOW_EIP_ROB: &str = "allow_eip_rob";
+/// Terway's key listing the vSwitches per zone (`{"zone": ["vsw-..."]}`).
+pub const VSWITCHES: &str = "vswitches";
+
+/// The EIP switches as every component applies them (see the module docs for the policy).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EipSwitches {
+    /// `enable_eip_pool` is on (and the ConfigMap is valid).
+    pub eip_enabled: bool,
+    /// `allow_eip_rob` is on (and the ConfigMap is valid).
+    pub allow_rob: bool,
+    /// What is wrong with the ConfigMap, when it is invalid (the feature is then off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
+}
+
+impl EipSwitches {
+    /// Both switches as given, from a valid ConfigMap.
+    pub fn new(eip_enabled: bool, allow_rob: bool) -> Self {
+        Self {
+            eip_enabled,
+            allow_rob,
+            invalid: None,
+        }
+    }
+
+    /// The policy: the switches of ConfigMap `kube-system/eni-config` whose `data` is given
+    /// (`None`: the ConfigMap does not exist; a ConfigMap without data is `Some` of an empty
+    /// map). Never fails: an invalid ConfigMap turns the feature off and says why.
+    pub fn from_config_map(data: Option<&BTreeMap<String, String>>) -> Self {
+        match data.map(EniConf::from_config_map_data) {
+            None => Self::default(),
+            Some(Ok(conf)) => conf.switches(),
+            Some(Err(e)) => Self {
+                eip_enabled: false,
+                allow_rob: false,
+                invalid: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Why a pod that asks for an EIP gets none from the switches (`None`: the feature is
+    /// on). The sentence of the agent's event and of the extender's reason.
+    pub fn feature_off(&self) -> Option<FeatureOff<'_>> {
+        (!self.eip_enabled).then_some(FeatureOff {
+            invalid: self.invalid.as_deref(),
+        })
+    }
+}
+
+/// The feature is off: the sentence users read, with the fix (see [`EipSwitches::feature_off`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeatureOff<'a> {
+    /// The ConfigMap's problem, when it is invalid.
+    pub invalid: Option<&'a str>,
+}
+
+impl fmt::Display for FeatureOff<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.invalid {
+            Some(problem) => write!(
+                f,
+                "the EIP feature is off because ConfigMap {ENI_CONFIG_NAMESPACE}/{ENI_CONFIG_NAME} is invalid: {problem}; fix it (no restart needed)"
+            ),
+            None => write!(
+                f,
+                "the EIP feature is off; set \"{ENABLE_EIP_POOL}\": \"true\" in key {ENI_CONF_KEY} of ConfigMap {ENI_CONFIG_NAMESPACE}/{ENI_CONFIG_NAME}"
+            ),
+        }
+    }
+}
 
 /// The parsed `eni_conf` object.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -82,6 +166,28 @@ impl EniConf {
     /// `allow_eip_rob`: a named EIP bound elsewhere may be taken.
     pub fn allow_eip_rob(&self) -> bool {
         self.allow_eip_rob
+    }
+
+    /// Both switches.
+    pub fn switches(&self) -> EipSwitches {
+        EipSwitches::new(self.enable_eip_pool, self.allow_eip_rob)
+    }
+
+    /// Terway's vSwitch ids, every zone's in turn (empty when the key is absent or not a
+    /// `{"zone": ["vsw-..."]}` object).
+    pub fn vswitches(&self) -> Vec<String> {
+        self.raw
+            .get(VSWITCHES)
+            .and_then(Value::as_object)
+            .map(|zones| {
+                zones
+                    .values()
+                    .filter_map(Value::as_array)
+                    .flatten()
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Sets `enable_eip_pool` (written as the string `"true"`/`"false"`).
@@ -195,8 +301,8 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(err.contains("kube-system/eni-config"), "{err}");
-            assert!(err.contains(switch), "{err}");
-            assert!(err.contains("use \"true\" or \"false\""), "{err}");
+            assert!(err.starts_with(&format!("{switch} is ")), "{err}");
+            assert!(err.ends_with("; use \"true\" or \"false\""), "{err}");
         }
     }
 
@@ -208,9 +314,7 @@ mod tests {
                 .map(|e| e.to_string())
                 .unwrap_or_default();
             assert!(
-                err.starts_with(
-                    "failed to parse key eni_conf of ConfigMap kube-system/eni-config as JSON"
-                ),
+                err.starts_with("eni_conf of ConfigMap kube-system/eni-config is not valid JSON: "),
                 "{json:?}: {err}"
             );
         }
@@ -227,6 +331,55 @@ mod tests {
             err.as_deref(),
             Some("ConfigMap kube-system/eni-config has no key eni_conf")
         );
+    }
+
+    #[test]
+    fn one_policy_for_missing_and_invalid_config_maps() {
+        let data = |json: &str| BTreeMap::from([(ENI_CONF_KEY.to_owned(), json.to_owned())]);
+        let off = EipSwitches::from_config_map(None);
+        assert_eq!(off, EipSwitches::new(false, false));
+        assert_eq!(
+            off.feature_off().map(|f| f.to_string()).as_deref(),
+            Some(
+                "the EIP feature is off; set \"enable_eip_pool\": \"true\" in key eni_conf of ConfigMap kube-system/eni-config"
+            )
+        );
+        let on = EipSwitches::from_config_map(Some(&data(TERWAY)));
+        assert_eq!(on, EipSwitches::new(true, false));
+        assert_eq!(on.feature_off(), None);
+        let cases = [
+            (
+                data(r#"{"enable_eip_pool":"yes","allow_eip_rob":"true"}"#),
+                "enable_eip_pool is \"yes\" in eni_conf of ConfigMap kube-system/eni-config; use \"true\" or \"false\"",
+            ),
+            (
+                data("{not json"),
+                "eni_conf of ConfigMap kube-system/eni-config is not valid JSON: key must be a string at line 1 column 2",
+            ),
+            (
+                BTreeMap::new(),
+                "ConfigMap kube-system/eni-config has no key eni_conf",
+            ),
+        ];
+        for (data, problem) in cases {
+            let s = EipSwitches::from_config_map(Some(&data));
+            assert!(!s.eip_enabled && !s.allow_rob, "{problem}");
+            assert_eq!(s.invalid.as_deref(), Some(problem));
+            assert_eq!(
+                s.feature_off().map(|f| f.to_string()),
+                Some(format!(
+                    "the EIP feature is off because ConfigMap kube-system/eni-config is invalid: {problem}; fix it (no restart needed)"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn vswitches_of_every_zone() {
+        let c = EniConf::parse(TERWAY).expect("parses");
+        assert_eq!(c.vswitches(), vec!["vsw-1".to_owned(), "vsw-2".to_owned()]);
+        let none = EniConf::parse(r#"{"vswitches":"vsw-1"}"#).expect("parses");
+        assert!(none.vswitches().is_empty());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub enum Error {
     },
 
     /// The `eni_conf` key of ConfigMap `kube-system/eni-config` is not a JSON object.
-    #[error("failed to parse key {key} of ConfigMap {namespace}/{name} as JSON: {source}")]
+    #[error("{key} of ConfigMap {namespace}/{name} is not valid JSON: {source}")]
     EniConfJson {
         /// ConfigMap namespace.
         namespace: &'static str,
@@ -38,7 +38,7 @@ pub enum Error {
 
     /// A switch in `eni_conf` has a value that is neither `"true"`/`"false"` nor a boolean.
     #[error(
-        "invalid value {value} for {switch} in key {key} of ConfigMap {namespace}/{name}: use \"true\" or \"false\""
+        "{switch} is {value} in {key} of ConfigMap {namespace}/{name}; use \"true\" or \"false\""
     )]
     EniConfSwitch {
         /// ConfigMap namespace.

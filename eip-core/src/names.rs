@@ -49,8 +49,11 @@ pub const REASON_GARBAGE_COLLECTED: &str = "EipGarbageCollected";
 /// Event reason: an annotation value was ignored (e.g. `pod-with-eip: "yes"`); the note
 /// names the annotation, the value and what to write instead.
 pub const REASON_ANNOTATION_IGNORED: &str = "EipAnnotationIgnored";
+/// Event reason, on ConfigMap `kube-system/eni-config`: it is invalid, so the EIP feature is
+/// off; the note quotes the problem.
+pub const REASON_INVALID_ENI_CONFIG: &str = "InvalidEniConfig";
 /// Every condition and event reason kube-eip writes.
-pub const ALL_REASONS: [&str; 12] = [
+pub const ALL_REASONS: [&str; 13] = [
     REASON_BOUND,
     REASON_PENDING,
     REASON_ASSOCIATING,
@@ -63,6 +66,7 @@ pub const ALL_REASONS: [&str; 12] = [
     REASON_BANDWIDTH_CHANGED,
     REASON_GARBAGE_COLLECTED,
     REASON_ANNOTATION_IGNORED,
+    REASON_INVALID_ENI_CONFIG,
 ];
 
 /// Finalizer the agent puts on EIP pods, so that unbinding happens before the pod is gone.

@@ -106,7 +106,7 @@ impl Rejection {
     fn from_core(r: &capacity::Rejection<'_>) -> Self {
         use capacity::Rejection as R;
         let kind = match r {
-            R::EipDisabled => ReasonKind::EipDisabled,
+            R::EipDisabled(_) => ReasonKind::EipDisabled,
             R::HostNetworkEip => ReasonKind::HostNetworkEip,
             R::QuotaReached { .. } => ReasonKind::QuotaReached,
             R::NamedEipMissing { .. } => ReasonKind::NamedEipMissing,
@@ -145,6 +145,7 @@ fn region_view(state: &ClusterState) -> RegionView<'_> {
             .map_or(state.region.as_str(), |c| c.region.as_str()),
         eip_enabled: state.switches.eip_enabled,
         allow_eip_rob: state.switches.allow_rob,
+        eip_invalid: state.switches.invalid.as_deref(),
         eip_quota: state.quota,
         eips_allocated: state.allocated_eips().unwrap_or(0),
         eips_pending: state.approved_unallocated(),
@@ -446,10 +447,7 @@ mod tests {
     /// unknown (no capacity), inb (zone b, free slots).
     fn world(allocated: usize, rob: bool) -> ClusterState {
         let mut s = ClusterState::new(20, "cn-hangzhou");
-        s.switches = EniSwitches {
-            eip_enabled: true,
-            allow_rob: rob,
-        };
+        s.switches = EniSwitches::new(true, rob);
         let mut eips: HashMap<String, EipFacts> = (0..allocated)
             .map(|i| eip(&format!("eip-alloc{i}"), "InUse"))
             .collect();

@@ -11,6 +11,7 @@ pub mod cloudview;
 pub mod config;
 pub mod decide;
 pub mod error;
+pub mod events;
 pub mod facts;
 pub mod http;
 pub mod lease;

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::Error;
 use crate::http::{AppState, Readiness, configure};
 use crate::state::ClusterState;
-use crate::{cloudview, lease, watch};
+use crate::{cloudview, events, lease, watch};
 
 /// How long a bound reservation waits for the pod watch before it is dropped.
 pub const RESERVATION_TTL: Duration = Duration::from_secs(300);
@@ -142,9 +142,16 @@ pub async fn start(
         source,
     })?;
     let mut tasks = Vec::new();
+    let (eni_changes, eni_seen) = tokio::sync::watch::channel(watch::EniFacts::default());
     tasks.push(tokio::spawn(watch::run(
         client.clone(),
         state.clone(),
+        ready.clone(),
+        eni_changes,
+    )));
+    tasks.push(tokio::spawn(events::run(
+        client.clone(),
+        eni_seen,
         ready.clone(),
     )));
     if let Some(cloud) = cloud {

@@ -231,15 +231,9 @@ pub struct CloudView {
     pub fetched_at: Option<SystemTime>,
 }
 
-/// The `eni-config` switches the extender applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EniSwitches {
-    /// `enable_eip_pool == "true"`: the EIP feature is on.
-    pub eip_enabled: bool,
-    /// `allow_eip_rob == "true"`: named EIPs bound elsewhere may be taken.
-    pub allow_rob: bool,
-}
+/// The `eni-config` switches the extender applies: eip-core's one policy, shared with the
+/// agents.
+pub use eip_core::eni_config::EipSwitches as EniSwitches;
 
 /// Outcome of [`ClusterState::reserve`] when nothing new is held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -704,7 +698,7 @@ impl ClusterState {
                 .map(|c| c.zone_free_ips.clone())
                 .unwrap_or_default(),
             cloud_view_age_seconds: self.cloud_view_age().map(|d| d.as_secs_f64()),
-            switches: self.switches,
+            switches: self.switches.clone(),
         }
     }
 

@@ -323,10 +323,7 @@ pub mod synthetic {
     /// The view: `nodes` nodes with `pods_per_node` pods each on average.
     pub fn cluster(nodes: usize, pods_per_node: usize) -> ClusterState {
         let mut s = ClusterState::new(100_000, "cn-hangzhou");
-        s.switches = EniSwitches {
-            eip_enabled: true,
-            allow_rob: false,
-        };
+        s.switches = EniSwitches::new(true, false);
         s.cloud = Some(CloudView {
             region: "cn-hangzhou".into(),
             zone_free_ips: [

@@ -10,7 +10,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use eip_core::eni_config::{ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE, EniConf};
 use eip_core::podeip::PodEIP;
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, ObjectReference, Pod};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
@@ -19,9 +19,6 @@ use serde::de::DeserializeOwned;
 use crate::facts;
 use crate::http::Readiness;
 use crate::state::{ClusterState, EniSwitches, NodeFacts, PodFacts};
-
-/// Terway's `eni_conf` key listing the vSwitches per zone (`{"zone": ["vsw-..."]}`).
-pub const ENI_CONF_VSWITCHES: &str = "vswitches";
 
 /// A change to apply to the view.
 enum Change<T> {
@@ -33,8 +30,17 @@ enum Change<T> {
 /// What a PodEIP contributes: namespace, name, allocation id.
 type PodEipFacts = (String, String, Option<String>);
 
-/// What `eni-config` contributes: switches and vSwitch ids.
-type EniFacts = (EniSwitches, Vec<String>);
+/// What `eni-config` contributes: the switches (eip-core's one policy, so the agents read
+/// the same), its vSwitch ids, and the ConfigMap itself, for the Warning about an invalid one.
+#[derive(Debug, Clone, Default)]
+pub struct EniFacts {
+    /// The switches as applied.
+    pub switches: EniSwitches,
+    /// Terway's vSwitch ids (none when the ConfigMap is invalid).
+    pub vswitches: Vec<String>,
+    /// The ConfigMap, for events.
+    pub object: Option<ObjectReference>,
+}
 
 fn podeip_facts(p: &PodEIP) -> Option<PodEipFacts> {
     let ns = p.metadata.namespace.clone()?;
@@ -48,41 +54,28 @@ fn podeip_facts(p: &PodEIP) -> Option<PodEipFacts> {
     Some((ns, name, id))
 }
 
-/// Switches and vSwitch ids from the `eni-config` ConfigMap; `None` (keep what is known)
-/// when the JSON is invalid.
+/// The `eni-config` ConfigMap as the extender applies it; an invalid one turns the feature
+/// off and says why ([`EniSwitches::from_config_map`]), exactly as the agents read it.
 pub fn eni_facts(cm: &ConfigMap) -> Option<EniFacts> {
     if cm.metadata.name.as_deref() != Some(ENI_CONFIG_NAME) {
         return None;
     }
     let data = cm.data.clone().unwrap_or_default();
-    match EniConf::from_config_map_data(&data) {
-        Ok(conf) => {
-            let vswitches = conf
-                .raw()
-                .get(ENI_CONF_VSWITCHES)
-                .and_then(|v| v.as_object())
-                .map(|zones| {
-                    zones
-                        .values()
-                        .filter_map(|ids| ids.as_array())
-                        .flatten()
-                        .filter_map(|id| id.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            Some((
-                EniSwitches {
-                    eip_enabled: conf.enable_eip_pool(),
-                    allow_rob: conf.allow_eip_rob(),
-                },
-                vswitches,
-            ))
+    let switches = EniSwitches::from_config_map(Some(&data));
+    let vswitches = match &switches.invalid {
+        None => EniConf::from_config_map_data(&data)
+            .map(|c| c.vswitches())
+            .unwrap_or_default(),
+        Some(problem) => {
+            tracing::warn!(%problem, "eni-config is invalid; the EIP feature is off until it is fixed");
+            Vec::new()
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "eni-config is invalid; keeping the previous switches");
-            None
-        }
-    }
+    };
+    Some(EniFacts {
+        switches,
+        vswitches,
+        object: Some(cm.object_ref(&())),
+    })
 }
 
 async fn run_watch<K, T>(
@@ -139,8 +132,13 @@ async fn run_watch<K, T>(
 }
 
 /// Run every watcher until the task is dropped; marks `ready.synced` once all four have
-/// listed once.
-pub async fn run(client: Client, state: Arc<RwLock<ClusterState>>, ready: Arc<Readiness>) {
+/// listed once. Every change of `eni-config` as applied is also sent on `eni_changes`.
+pub async fn run(
+    client: Client,
+    state: Arc<RwLock<ClusterState>>,
+    ready: Arc<Readiness>,
+    eni_changes: tokio::sync::watch::Sender<EniFacts>,
+) {
     let flags: Vec<Arc<AtomicBool>> = (0..4).map(|_| Arc::new(AtomicBool::new(false))).collect();
     let flag = |i: usize| flags.get(i).cloned().unwrap_or_default();
 
@@ -191,20 +189,23 @@ pub async fn run(client: Client, state: Arc<RwLock<ClusterState>>, ready: Arc<Re
         flag(3),
         eni_facts,
         |st, c: Change<EniFacts>| {
-            let (switches, vswitches) = match c {
+            let facts = match c {
                 Change::Apply(f) => f,
-                Change::Delete(_) => (EniSwitches::default(), Vec::new()),
+                // gone: off, as for a cluster that never had one (eip-core's policy)
+                Change::Delete(_) => EniFacts::default(),
                 Change::Replace(mut all) => all.pop().unwrap_or_default(),
             };
-            if st.switches != switches {
+            if st.switches != facts.switches {
                 tracing::info!(
-                    eip_enabled = switches.eip_enabled,
-                    allow_rob = switches.allow_rob,
+                    eip_enabled = facts.switches.eip_enabled,
+                    allow_rob = facts.switches.allow_rob,
+                    invalid = facts.switches.invalid.as_deref(),
                     "eni-config switches changed"
                 );
             }
-            st.switches = switches;
-            st.vswitches = vswitches;
+            st.switches = facts.switches.clone();
+            st.vswitches = facts.vswitches.clone();
+            eni_changes.send_replace(facts);
         },
     );
     let watch_ready = async {

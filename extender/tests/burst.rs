@@ -20,10 +20,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn region(allocated: usize) -> ClusterState {
     let mut s = ClusterState::new(20, "cn-hangzhou");
-    s.switches = EniSwitches {
-        eip_enabled: true,
-        allow_rob: false,
-    };
+    s.switches = EniSwitches::new(true, false);
     let eips: HashMap<String, EipFacts> = (0..allocated)
         .map(|i| {
             let id = format!("eip-old{i}");

@@ -43,10 +43,7 @@ const AWS3: &str = "ip-10-0-51-7.eu-west-1.compute.internal";
 /// second is full (2 of 2), the third has unknown capacity.
 fn view() -> ClusterState {
     let mut s = ClusterState::new(20, "cn-hangzhou");
-    s.switches = EniSwitches {
-        eip_enabled: true,
-        allow_rob: false,
-    };
+    s.switches = EniSwitches::new(true, false);
     s.cloud = Some(CloudView {
         region: "cn-hangzhou".into(),
         ..CloudView::default()

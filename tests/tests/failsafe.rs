@@ -1,0 +1,212 @@
+//! Failure paths over the whole stack (the real agent and extender on the cluster
+//! simulation, `eip-cloudsim` as the cloud): each one used to leave two components
+//! disagreeing, cost an EIP, or show a wrong state.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
+use eip_core::names;
+use eip_e2e::{DEFAULT_WAIT, pod, wait_for};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use sandbox::stack::{Stack, StackOptions, zones_of};
+use serde_json::json;
+
+const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+const NS: &str = "default";
+
+async fn bounded<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::time::timeout(TEST_TIMEOUT, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("test timed out after {TEST_TIMEOUT:?}"))?
+}
+
+/// One node, the EIP feature on.
+async fn one_node(allow_rob: bool, named_eips: u32) -> anyhow::Result<Stack> {
+    let defaults = StackOptions::default();
+    let zones = zones_of(&defaults.cloud);
+    Ok(Stack::start(StackOptions {
+        nodes: StackOptions::spread(1, "ecs.g7.large", &zones),
+        allow_rob,
+        named_eips,
+        ..defaults
+    })
+    .await?)
+}
+
+/// Events about `object` in `namespace`, oldest first.
+async fn events_for(client: &Client, namespace: &str, object: &str) -> anyhow::Result<Vec<Event>> {
+    let mut list: Vec<Event> = Api::<Event>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(object))
+        .collect();
+    list.sort_by_key(|e| e.metadata.creation_timestamp.clone());
+    Ok(list)
+}
+
+/// The message of the pod's `PodScheduled=False` condition, once it contains `want`.
+async fn unschedulable_with(client: &Client, name: &str, want: &str) -> anyhow::Result<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    wait_for(
+        &format!("pod {name} unschedulable with {want:?}"),
+        DEFAULT_WAIT,
+        || async {
+            let p = pods.get(name).await?;
+            anyhow::ensure!(
+                p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_none(),
+                "pod {name} was scheduled"
+            );
+            Ok(p.status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .and_then(|c| c.message)
+                .filter(|m| m.contains(want)))
+        },
+    )
+    .await
+}
+
+/// Sets `eni_conf` of `kube-system/eni-config` to `text`.
+async fn set_eni_conf(client: &Client, text: &str) -> anyhow::Result<()> {
+    Api::<ConfigMap>::namespaced(client.clone(), ENI_CONFIG_NAMESPACE)
+        .patch(
+            ENI_CONFIG_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {ENI_CONF_KEY: text}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Warning events on the ConfigMap with reason `InvalidEniConfig`, their notes.
+async fn config_map_warnings(client: &Client) -> anyhow::Result<Vec<String>> {
+    Ok(events_for(client, ENI_CONFIG_NAMESPACE, ENI_CONFIG_NAME)
+        .await?
+        .into_iter()
+        .filter(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some(names::REASON_INVALID_ENI_CONFIG)
+        })
+        .filter_map(|e| e.message)
+        .collect())
+}
+
+/// Issue 10, 1: an invalid `eni-config` turns the feature off in the extender and every
+/// agent alike, the pod's reason and event quote the problem, the ConfigMap gets one
+/// Warning per problem, and deleting the ConfigMap turns the feature off in the extender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_eni_config_turns_the_feature_off_everywhere_and_says_why() -> anyhow::Result<()>
+{
+    bounded(async {
+        let stack = one_node(false, 0).await?;
+        let client = stack.client();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let yes = r#"{"enable_eip_pool": "yes"}"#;
+        set_eni_conf(&client, yes).await?;
+        let problem =
+            "enable_eip_pool is \"yes\" in eni_conf of ConfigMap kube-system/eni-config; use \"true\" or \"false\"";
+
+        // the extender refuses the EIP pod, quoting the problem
+        pods.create(&PostParams::default(), &pod("sched").with_eip().build()?)
+            .await?;
+        let reason = unschedulable_with(&client, "sched", problem).await?;
+        assert!(
+            reason.contains(&format!(
+                "the EIP feature is off because ConfigMap kube-system/eni-config is invalid: {problem}; fix it"
+            )),
+            "{reason}"
+        );
+
+        // an EIP pod placed by hand: the agent's event quotes the same problem
+        pods.create(
+            &PostParams::default(),
+            &pod("placed").with_eip().on("node-1").build()?,
+        )
+        .await?;
+        let note = wait_for("the agent's EipDisabled event", DEFAULT_WAIT, || async {
+            Ok(events_for(&client, NS, "placed")
+                .await?
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some(names::REASON_DISABLED))
+                .and_then(|e| e.message))
+        })
+        .await?;
+        assert_eq!(
+            note,
+            format!(
+                "the pod asks for an EIP but the EIP feature is off because ConfigMap kube-system/eni-config is invalid: {problem}; fix it (no restart needed)"
+            )
+        );
+        assert!(
+            stack.cloud_admin().snapshot().eips.is_empty(),
+            "no EIP is allocated while eni-config is invalid"
+        );
+
+        // one Warning on the ConfigMap for that problem, however often it is read
+        let warnings = wait_for("the ConfigMap's Warning", DEFAULT_WAIT, || async {
+            let w = config_map_warnings(&client).await?;
+            Ok((!w.is_empty()).then_some(w))
+        })
+        .await?;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains(problem), "{warnings:?}");
+
+        // not JSON: a second problem, a second Warning; the reason follows
+        set_eni_conf(&client, "{\"enable_eip_pool\": \"true\"").await?;
+        let reason =
+            unschedulable_with(&client, "sched", "eni_conf of ConfigMap kube-system/eni-config is not valid JSON: ")
+                .await?;
+        assert!(reason.contains("EOF while parsing an object"), "{reason}");
+        wait_for("a second Warning", DEFAULT_WAIT, || async {
+            Ok((config_map_warnings(&client).await?.len() == 2).then_some(()))
+        })
+        .await?;
+
+        // valid and on: the waiting pod is placed
+        set_eni_conf(&client, r#"{"enable_eip_pool": "true"}"#).await?;
+        wait_for("pod sched placed", DEFAULT_WAIT, || async {
+            let p = pods.get("sched").await?;
+            Ok(p.spec.and_then(|s| s.node_name))
+        })
+        .await?;
+
+        // broken again, then deleted: off in the extender, with the plain sentence
+        set_eni_conf(&client, yes).await?;
+        pods.create(&PostParams::default(), &pod("after").with_eip().build()?)
+            .await?;
+        unschedulable_with(&client, "after", problem).await?;
+        Api::<ConfigMap>::namespaced(client.clone(), ENI_CONFIG_NAMESPACE)
+            .delete(ENI_CONFIG_NAME, &DeleteParams::default())
+            .await?;
+        unschedulable_with(
+            &client,
+            "after",
+            "the EIP feature is off; set \"enable_eip_pool\": \"true\" in key eni_conf of ConfigMap kube-system/eni-config",
+        )
+        .await?;
+        let state: serde_json::Value = reqwest::get(format!("{}/debug/state", stack.extender_url()))
+            .await?
+            .json()
+            .await?;
+        assert_eq!(
+            state["switches"],
+            json!({"eipEnabled": false, "allowRob": false}),
+            "{state}"
+        );
+        stack.shutdown().await?;
+        Ok(())
+    })
+    .await
+}
+
+#[allow(dead_code)]
+fn annotations(p: &Pod) -> BTreeMap<String, String> {
+    p.metadata.annotations.clone().unwrap_or_default()
+}
