@@ -381,6 +381,28 @@ async fn scenario() -> anyhow::Result<()> {
     })
     .await?;
 
+    // An invalid eni-config: the extender's one Warning on the ConfigMap, then fixed again.
+    Api::<ConfigMap>::namespaced(admin.clone(), ENI_CONFIG_NAMESPACE)
+        .patch(
+            ENI_CONFIG_NAME,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {ENI_CONF_KEY: "{"}})),
+        )
+        .await?;
+    wait_for("the InvalidEniConfig Warning", LIFECYCLE, || async {
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(admin.clone(), ENI_CONFIG_NAMESPACE);
+        Ok(events
+            .list(&Default::default())
+            .await?
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some(names::REASON_INVALID_ENI_CONFIG))
+            .then_some(()))
+    })
+    .await?;
+    set_eni_config(&admin, true).await?;
+
     // The collector releases the orphans.
     let sim = cluster.cloud();
     let api = cluster.api_server().context("the sandbox API server")?;
