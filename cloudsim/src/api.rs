@@ -235,9 +235,11 @@ async fn run(shared: &Shared, p: Prepared, rid: &str) -> Result<Value, ApiError>
         let mut rt = shared.lock();
         execute(&mut rt, &p, rid)
     };
+    let err = result.as_ref().err();
     tracing::debug!(
         action = %p.action,
-        code = result.as_ref().err().map(|e| e.code.as_str()).unwrap_or("OK"),
+        code = err.map(|e| e.code.as_str()).unwrap_or("OK"),
+        detail = err.and_then(|e| e.detail.as_deref()),
         "api call"
     );
     if let Some(hang) = lose_after {
@@ -249,6 +251,18 @@ async fn run(shared: &Shared, p: Prepared, rid: &str) -> Result<Value, ApiError>
 
 fn execute(rt: &mut Runtime, p: &Prepared, rid: &str) -> Result<Value, ApiError> {
     let now = Instant::now();
+    // A dry run is checked exactly as the call would run (its parameters, then the state it
+    // would meet) on a scratch copy of the account: a call that would fail fails the same
+    // way, one that would succeed answers DryRunOperation, and nothing changes either way.
+    if p.params.bool("DryRun")? == Some(true) {
+        let mut scratch = rt.state.clone();
+        dispatch(&mut scratch, p, rid, now)?;
+        return Err(ApiError::new(
+            400,
+            "DryRunOperation",
+            "Request validation has been passed with DryRun flag set.",
+        ));
+    }
     let token = IDEMPOTENT
         .contains(&p.action.as_str())
         .then(|| p.params.get("ClientToken"))
@@ -271,19 +285,21 @@ fn execute(rt: &mut Runtime, p: &Prepared, rid: &str) -> Result<Value, ApiError>
         }
         return Ok(body);
     }
-    if p.params.bool("DryRun")? == Some(true) {
-        return Err(ApiError::new(
-            400,
-            "DryRunOperation",
-            "Request validation has been passed with DryRun flag set.",
-        ));
-    }
-    let result = match p.product {
-        Product::Vpc => actions::vpc::handle(&mut rt.state, &p.action, &p.params, rid, now),
-        Product::Ecs => actions::ecs::handle(&mut rt.state, &p.action, &p.params, rid, now),
-    }?;
+    let result = dispatch(&mut rt.state, p, rid, now)?;
     if let Some(key) = token {
         rt.tokens.insert(key, (fingerprint, result.clone()));
     }
     Ok(result)
+}
+
+fn dispatch(
+    state: &mut crate::state::SimState,
+    p: &Prepared,
+    rid: &str,
+    now: Instant,
+) -> Result<Value, ApiError> {
+    match p.product {
+        Product::Vpc => actions::vpc::handle(state, &p.action, &p.params, rid, now),
+        Product::Ecs => actions::ecs::handle(state, &p.action, &p.params, rid, now),
+    }
 }

@@ -1,5 +1,8 @@
 //! The error an emulated API call returns: HTTP status, `Code` and `Message`, rendered by
 //! the server into the real body (`RequestId`, `HostId`, `Code`, `Message`, `Recommend`).
+//! `Message` carries the real service's words; where the emulator knows more than the real
+//! message says (which bound a value broke), that goes in `detail`, which the emulator logs
+//! and never sends.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +16,9 @@ pub struct ApiError {
     pub code: String,
     /// The `Message` field.
     pub message: String,
+    /// Why, beyond the real message (logged at debug level, never in the body).
+    #[serde(skip)]
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -22,7 +28,15 @@ impl ApiError {
             status,
             code: code.into(),
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// The same error with `detail` for the emulator's log.
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     /// `Missing{Param}`: a required parameter is absent.
@@ -34,12 +48,26 @@ impl ApiError {
         )
     }
 
-    /// `InvalidParameter` naming the offending parameter.
+    /// `InvalidParameter` naming the offending parameter, in the real words
+    /// (`Specified value of "Bandwidth" is not valid.`); `detail` (which rule the value
+    /// broke) only reaches the emulator's log.
     pub fn invalid(param: &str, detail: impl std::fmt::Display) -> Self {
         Self::new(
             400,
             "InvalidParameter",
-            format!("Specified value of \"{param}\" is not valid. {detail}"),
+            format!("Specified value of \"{param}\" is not valid."),
+        )
+        .with_detail(detail.to_string())
+    }
+
+    /// `InvalidParameter` for a value the real service accepts but this emulator does not
+    /// implement: the real words, then what the emulator lacks, so that nobody mistakes
+    /// the refusal for the cloud's.
+    pub fn unsupported(param: &str, what: impl std::fmt::Display) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("Specified value of \"{param}\" is not valid. {what}"),
         )
     }
 
@@ -57,8 +85,9 @@ impl ApiError {
         Self::new(
             404,
             "InvalidAllocationId.NotFound",
-            format!("Specified allocation ID {id} is not found"),
+            "Specified allocation ID is not found",
         )
+        .with_detail(format!("no EIP {id}"))
     }
 
     /// `IncorrectEipStatus` (400).
@@ -79,7 +108,7 @@ impl ApiError {
         )
     }
 
-    /// `InvalidInstanceId.NotFound` (404).
+    /// `InvalidInstanceId.NotFound` (404), the ECS instance lookups.
     pub fn instance_not_found(id: &str) -> Self {
         Self::new(
             404,

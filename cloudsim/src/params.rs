@@ -52,13 +52,20 @@ impl Params {
         self.get(name).ok_or_else(|| ApiError::missing(name))
     }
 
-    /// An unsigned integer, `InvalidParameter` when malformed.
+    /// An unsigned integer, `InvalidParameter` when malformed or beyond `u32` (the real
+    /// service has one message for both: the value is not valid).
     pub fn u32(&self, name: &str) -> Result<Option<u32>, ApiError> {
         self.get(name)
             .map(|v| {
-                v.trim()
-                    .parse::<u32>()
-                    .map_err(|_| ApiError::invalid(name, "It must be a non-negative integer."))
+                let v = v.trim();
+                v.parse::<u32>().map_err(|_| {
+                    let digits = v.strip_prefix('+').unwrap_or(v);
+                    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                        ApiError::invalid(name, format!("{v} is out of range."))
+                    } else {
+                        ApiError::invalid(name, format!("{v:?} is not a non-negative integer."))
+                    }
+                })
             })
             .transpose()
     }
@@ -69,7 +76,7 @@ impl Params {
         if v < lo || v > hi {
             return Err(ApiError::invalid(
                 name,
-                format!("It must be between {lo} and {hi}."),
+                format!("{v} is not between {lo} and {hi}."),
             ));
         }
         Ok(v)
@@ -230,6 +237,14 @@ mod tests {
     fn typed_accessors_refuse_malformed_values() {
         let params = p(&[("PageSize", "ten"), ("Force", "TRUE"), ("Empty", "")]);
         assert_eq!(params.u32("PageSize").unwrap_err().code, "InvalidParameter");
+        let huge = p(&[("Bandwidth", "99999999999")])
+            .u32("Bandwidth")
+            .unwrap_err();
+        assert_eq!(
+            huge.message, "Specified value of \"Bandwidth\" is not valid.",
+            "too large is not valid, in the real words"
+        );
+        assert_eq!(huge.detail.as_deref(), Some("99999999999 is out of range."));
         assert_eq!(params.bool("Force").unwrap(), Some(true));
         assert_eq!(params.required("Empty").unwrap_err().code, "MissingEmpty");
         assert_eq!(

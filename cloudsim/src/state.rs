@@ -434,7 +434,7 @@ pub struct EipFilter {
 }
 
 /// Random ids and addresses, seedable for reproducible runs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct IdGen {
     rng: StdRng,
 }
@@ -457,8 +457,9 @@ impl IdGen {
     }
 }
 
-/// The whole emulated account.
-#[derive(Debug)]
+/// The whole emulated account. A clone is a scratch copy: a dry run applies the call to
+/// one to see whether it would succeed.
+#[derive(Debug, Clone)]
 pub struct SimState {
     /// Region.
     pub region_id: String,
@@ -692,12 +693,14 @@ impl SimState {
         if status != EipStatus::Available {
             return Err(ApiError::incorrect_eip_status());
         }
+        // The real code is misspelt (sic) for this action only.
         let not_found = |id: &str| {
             ApiError::new(
                 404,
                 "InvalidInstanId.NotFound",
-                format!("Specified instance {id} does not exist."),
+                "Specified instance does not exist.",
             )
+            .with_detail(format!("no instance or network interface {id}"))
         };
         let association = match target {
             AssocTarget::NetworkInterface { eni_id, private_ip } => {
@@ -781,10 +784,14 @@ impl SimState {
             && id != assoc.instance_id
         {
             return Err(ApiError::new(
-                404,
+                400,
                 "InvalidInstanceId.NotFound",
-                format!("The EIP is not associated with instance {id}."),
-            ));
+                "Specified instance does not exist.",
+            )
+            .with_detail(format!(
+                "{allocation_id} is associated with {}, not {id}",
+                assoc.instance_id
+            )));
         }
         if let Some(ip) = private_ip
             && ip != assoc.private_ip

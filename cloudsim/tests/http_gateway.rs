@@ -865,3 +865,169 @@ async fn concurrent_retries_with_one_client_token_allocate_once() {
     .await
     .expect("test finished in time");
 }
+
+#[tokio::test]
+async fn a_dry_run_validates_everything_first_and_changes_nothing() {
+    tokio::time::timeout(LIMIT, async {
+        let sim = start(SimConfig::default()).await;
+        let url = sim.url();
+        let region = ("RegionId", "cn-hangzhou");
+        let dry = ("DryRun", "true");
+        // Invalid or missing parameters are refused as without DryRun, not DryRunOperation.
+        for (action, params, status, code) in [
+            (
+                "DescribeEipAddresses",
+                vec![region, dry, ("PageSize", "1000")],
+                400,
+                "InvalidParameter",
+            ),
+            (
+                "DescribeVSwitches",
+                vec![region, dry, ("PageSize", "51")],
+                400,
+                "InvalidParameter",
+            ),
+            (
+                "AllocateEipAddress",
+                vec![region, dry, ("Bandwidth", "0")],
+                400,
+                "InvalidParameter",
+            ),
+            ("AllocateEipAddress", vec![dry], 400, "MissingRegionId"),
+            (
+                "AssociateEipAddress",
+                vec![region, dry, ("AllocationId", "eip-x")],
+                400,
+                "MissingInstanceId",
+            ),
+            (
+                "ReleaseEipAddress",
+                vec![region, dry, ("AllocationId", "eip-x")],
+                404,
+                "InvalidAllocationId.NotFound",
+            ),
+            (
+                "DescribeInstances",
+                vec![region, dry, ("InstanceIds", "[i-1")],
+                400,
+                "InvalidParameter",
+            ),
+        ] {
+            let r = call(&url, action, &params).await;
+            assert_error(&r, status, code);
+        }
+        // Valid requests get DryRunOperation and change nothing.
+        for (action, params) in [
+            ("DescribeEipAddresses", vec![region, dry]),
+            (
+                "AllocateEipAddress",
+                vec![region, dry, ("Bandwidth", "200")],
+            ),
+        ] {
+            assert_error(&call(&url, action, &params).await, 400, "DryRunOperation");
+        }
+        assert!(sim.admin().eips().is_empty(), "a dry run allocates nothing");
+        let id = allocation_id(&call(&url, "AllocateEipAddress", &[region]).await);
+        let release = [region, dry, ("AllocationId", id.as_str())];
+        assert_error(
+            &call(&url, "ReleaseEipAddress", &release).await,
+            400,
+            "DryRunOperation",
+        );
+        assert_eq!(
+            sim.admin().eip(&id).map(|e| e.status),
+            Some(eip_cloudsim::EipStatus::Available),
+            "a dry run releases nothing"
+        );
+        // DryRun must itself be a boolean.
+        let r = call(&url, "DescribeEipAddresses", &[region, ("DryRun", "maybe")]).await;
+        assert_error(&r, 400, "InvalidParameter");
+        sim.shutdown().await;
+    })
+    .await
+    .expect("test finished in time");
+}
+
+#[tokio::test]
+async fn errors_carry_the_real_apis_words() {
+    tokio::time::timeout(LIMIT, async {
+        let sim = start(SimConfig::default()).await;
+        let url = sim.url();
+        let region = ("RegionId", "cn-hangzhou");
+        let message = |r: &Reply| r.body["Message"].as_str().unwrap_or_default().to_string();
+        let bandwidth_invalid = "Specified value of \"Bandwidth\" is not valid.";
+        // Out of range, including beyond any machine integer: one message.
+        for bw in [
+            "0",
+            "501",
+            "99999999999",
+            "99999999999999999999999",
+            "-1",
+            "five",
+        ] {
+            let r = call(&url, "AllocateEipAddress", &[region, ("Bandwidth", bw)]).await;
+            assert_error(&r, 400, "InvalidParameter");
+            assert_eq!(message(&r), bandwidth_invalid, "Bandwidth={bw}");
+        }
+        let id = allocation_id(&call(&url, "AllocateEipAddress", &[region]).await);
+        let r = call(
+            &url,
+            "ModifyEipAddressAttribute",
+            &[region, ("AllocationId", &id), ("Bandwidth", "4294967296")],
+        )
+        .await;
+        assert_error(&r, 400, "InvalidParameter");
+        assert_eq!(message(&r), bandwidth_invalid);
+        let r = call(
+            &url,
+            "ReleaseEipAddress",
+            &[region, ("AllocationId", "eip-nope")],
+        )
+        .await;
+        assert_error(&r, 404, "InvalidAllocationId.NotFound");
+        assert_eq!(message(&r), "Specified allocation ID is not found");
+        let r = call(&url, "DescribeEipAddresses", &[("RegionId", "cn-beijing")]).await;
+        assert_error(&r, 404, "Forbidden.RegionNotFound");
+        assert_eq!(
+            message(&r),
+            "Specified region is not found during access authentication."
+        );
+        let r = call(
+            &url,
+            "AssociateEipAddress",
+            &[region, ("AllocationId", &id), ("InstanceId", "i-nope")],
+        )
+        .await;
+        assert_error(&r, 404, "InvalidInstanId.NotFound");
+        assert_eq!(message(&r), "Specified instance does not exist.");
+        assert_eq!(
+            message(&call(&url, "DescribeEipAddresses", &[region, ("PageSize", "ten")]).await),
+            "Specified value of \"PageSize\" is not valid."
+        );
+        let r = call(&url, "ReleaseEipAddress", &[region]).await;
+        assert_error(&r, 400, "MissingAllocationId");
+        assert_eq!(message(&r), "AllocationId is mandatory for this action.");
+        // An emulator limit says so, after the real words.
+        let r = call(
+            &url,
+            "AssociateEipAddress",
+            &[
+                region,
+                ("AllocationId", &id),
+                ("InstanceId", "eni-x"),
+                ("Mode", "BINDED"),
+            ],
+        )
+        .await;
+        assert_error(&r, 400, "InvalidParameter");
+        assert!(
+            message(&r).starts_with("Specified value of \"Mode\" is not valid.")
+                && message(&r).contains("emulator"),
+            "{}",
+            message(&r)
+        );
+        sim.shutdown().await;
+    })
+    .await
+    .expect("test finished in time");
+}

@@ -48,7 +48,7 @@ pub fn handle(
         "AssignPrivateIpAddresses" => {
             let eni = p.required("NetworkInterfaceId")?;
             if p.get("Ipv4PrefixCount").is_some() || !p.indexed("Ipv4Prefix", 10)?.is_empty() {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unsupported(
                     "Ipv4Prefix",
                     "IPv4 prefixes are not supported by this emulator.",
                 ));

@@ -62,8 +62,9 @@ pub fn check_region(p: &Params, region: &str) -> Result<(), ApiError> {
         return Err(ApiError::new(
             404,
             "Forbidden.RegionNotFound",
-            format!("Specified region {r} is not found during access authentication."),
-        ));
+            "Specified region is not found during access authentication.",
+        )
+        .with_detail(format!("this emulator serves {region}, not {r}")));
     }
     Ok(())
 }

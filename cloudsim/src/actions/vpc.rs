@@ -26,6 +26,9 @@ pub const ACTIONS: &[&str] = &[
     "DescribeVSwitches",
 ];
 
+/// AssociateEipAddress instance types the real service accepts and this emulator does not.
+const REAL_INSTANCE_TYPES: &[&str] = &["SlbInstance", "Nat", "HaVip", "IpAddress"];
+
 /// The resource group EIPs land in when the caller names none.
 pub const DEFAULT_RESOURCE_GROUP: &str = "rg-acfmsim0default";
 
@@ -80,7 +83,7 @@ pub fn handle(
             }
             let mode = p.get("Mode").unwrap_or("NAT");
             if mode != "NAT" {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unsupported(
                     "Mode",
                     "Only NAT mode is supported by this emulator.",
                 ));
@@ -94,10 +97,15 @@ pub fn handle(
                     instance_id: instance_id.to_string(),
                 },
                 other => {
+                    let by = if REAL_INSTANCE_TYPES.contains(&other) {
+                        " by this emulator"
+                    } else {
+                        ""
+                    };
                     return Err(ApiError::new(
                         400,
                         "InvalidInstanceType.ValueNotSupported",
-                        format!("The instance type {other} is not supported."),
+                        format!("The instance type {other} is not supported{by}."),
                     ));
                 }
             };
@@ -204,7 +212,7 @@ pub fn handle(
 fn check_resource_type(p: &Params) -> Result<(), ApiError> {
     let t = p.required("ResourceType")?;
     if !t.eq_ignore_ascii_case("EIP") {
-        return Err(ApiError::invalid(
+        return Err(ApiError::unsupported(
             "ResourceType",
             "Only EIP resources are supported by this emulator.",
         ));
