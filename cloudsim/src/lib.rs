@@ -20,6 +20,7 @@ pub mod params;
 mod runtime;
 mod server;
 pub mod state;
+pub mod transport;
 
 pub use apierror::ApiError;
 pub use auth::StsCredential;

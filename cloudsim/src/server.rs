@@ -3,8 +3,12 @@
 //! under `/_sim/`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use actix_web::{App, HttpResponse, web};
+use actix_service::ServiceFactoryExt as _;
+use actix_web::dev::{AppConfig, Extensions};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, HttpRequest, HttpResponse, web};
 
 use crate::actions::Product;
 use crate::api;
@@ -12,6 +16,7 @@ use crate::apierror::ApiError;
 use crate::config::SimConfig;
 use crate::error::Error;
 use crate::runtime::{Admin, Shared};
+use crate::transport::{Guarded, REFUSAL_PATH, RefusalSlot};
 
 /// Entry point of the emulator.
 #[derive(Debug, Clone, Copy)]
@@ -26,58 +31,73 @@ pub struct RunningSim {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// The gateway's region, for errors answered before any action is known.
+#[derive(Debug, Clone)]
+struct Region(String);
+
 impl CloudSim {
     /// Builds the world from `config` and starts serving on `config.listen`.
+    ///
+    /// HTTP/1 is served through actix-http directly rather than `HttpServer`, so that each
+    /// connection passes through [`Guarded`] first: a request head that actix would refuse
+    /// with an empty body is answered with the real error body instead.
     pub async fn start(config: SimConfig) -> Result<RunningSim, Error> {
         let listen = config.listen;
-        let region = config.region_id.clone();
+        let region = Region(config.region_id.clone());
         let shared = Shared::new(config)?;
         let admin = Admin {
             shared: shared.clone(),
         };
         let data = web::Data::new(shared);
         let admin_data = web::Data::new(admin.clone());
-        let server = actix_web::HttpServer::new(move || {
-            let region = region.clone();
-            App::new()
-                .app_data(data.clone())
-                .app_data(admin_data.clone())
-                .app_data(web::JsonConfig::default().limit(256 * 1024))
-                .configure(crate::admin_http::routes)
-                .route(
-                    "/instances/{instance}/latest/{tail:.*}",
-                    web::route().to(crate::metadata::handle),
-                )
-                .route("/", web::route().to(api::handle))
-                .default_service(web::to(move || {
-                    let region = region.clone();
-                    async move {
-                        let rid = api::request_id();
-                        let resp: HttpResponse = api::error_response(
-                            &ApiError::api_not_found(),
-                            &rid,
-                            Product::Vpc,
-                            &region,
-                            None,
-                        );
-                        resp
-                    }
-                }))
-        })
-        .workers(2)
-        .disable_signals()
-        .shutdown_timeout(1)
-        .bind(listen)
-        .map_err(|source| Error::Bind {
+        let bind_error = |source| Error::Bind {
             addr: listen,
             source,
-        })?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| Error::InvalidConfig("the server bound no address".into()))?;
-        let server = server.run();
+        };
+        let listener = std::net::TcpListener::bind(listen).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let builder = actix_web::dev::Server::build();
+        // Kept-alive connections close when the server stops, rather than at its timeout.
+        let stopping = builder.graceful_shutdown_signal();
+        let server = builder
+            .workers(2)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .listen("eip-cloudsim", listener, move || {
+                let app = App::new()
+                    .app_data(data.clone())
+                    .app_data(admin_data.clone())
+                    .app_data(web::Data::new(region.clone()))
+                    .app_data(web::JsonConfig::default().limit(256 * 1024))
+                    .configure(crate::admin_http::routes)
+                    .route(
+                        "/instances/{instance}/latest/{tail:.*}",
+                        web::route().to(crate::metadata::handle),
+                    )
+                    .route("/", web::route().to(api::handle))
+                    .route(REFUSAL_PATH, web::route().to(refused))
+                    .default_service(web::to(not_found));
+                let stopping = stopping.clone();
+                let http = actix_http::HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
+                    // Guarded times request heads out itself, with a body.
+                    .client_request_timeout(Duration::ZERO)
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .on_connect_ext(|io: &Guarded<TcpStream>, ext: &mut Extensions| {
+                        ext.insert(io.slot());
+                    })
+                    .h1(actix_service::map_config(app, |()| AppConfig::default()));
+                actix_service::fn_service(|io: TcpStream| async move {
+                    let peer = io.peer_addr().ok();
+                    Ok((Guarded::new(io), peer))
+                })
+                .and_then(http)
+            })
+            .map_err(bind_error)?
+            .run();
         let handle = server.handle();
         let task = tokio::spawn(server);
         Ok(RunningSim {
@@ -86,6 +106,31 @@ impl CloudSim {
             handle,
             task,
         })
+    }
+}
+
+/// Any path that is not served: `InvalidApi.NotFound` with the real body.
+async fn not_found(region: web::Data<Region>) -> HttpResponse {
+    api::error_response(
+        &ApiError::api_not_found(),
+        &api::request_id(),
+        Product::Vpc,
+        &region.0,
+        None,
+    )
+}
+
+/// Answers the request that replaced a refused one (see [`crate::transport`]).
+async fn refused(req: HttpRequest, region: web::Data<Region>) -> HttpResponse {
+    match req.conn_data::<RefusalSlot>().and_then(RefusalSlot::take) {
+        Some(why) => api::error_response(
+            &why.api_error(),
+            &api::request_id(),
+            Product::Vpc,
+            &region.0,
+            None,
+        ),
+        None => not_found(region).await,
     }
 }
 

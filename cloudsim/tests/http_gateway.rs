@@ -1031,3 +1031,118 @@ async fn errors_carry_the_real_apis_words() {
     .await
     .expect("test finished in time");
 }
+/// One raw HTTP/1.1 exchange on an open connection: writes `request`, reads one response.
+async fn raw_exchange(
+    conn: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+    request: &[u8],
+) -> (u16, String, Value) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+    conn.get_mut()
+        .write_all(request)
+        .await
+        .expect("request written");
+    let mut status_line = String::new();
+    conn.read_line(&mut status_line).await.expect("status line");
+    let status: u16 = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {status_line:?}"));
+    let (mut content_type, mut length) = (String::new(), 0usize);
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).await.expect("header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("header");
+        match name.to_ascii_lowercase().as_str() {
+            "content-type" => content_type = value.trim().to_string(),
+            "content-length" => length = value.trim().parse().expect("length"),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    conn.read_exact(&mut body).await.expect("body");
+    let body = serde_json::from_slice(&body)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, content_type, body)
+}
+
+async fn raw_connect(sim: &RunningSim) -> tokio::io::BufReader<tokio::net::TcpStream> {
+    tokio::io::BufReader::new(
+        tokio::net::TcpStream::connect(sim.addr())
+            .await
+            .expect("connected"),
+    )
+}
+
+#[tokio::test]
+async fn transport_errors_get_the_alibaba_error_body_too() {
+    tokio::time::timeout(LIMIT, async {
+        let sim = start(SimConfig::default()).await;
+        let json_error = |status: u16, content_type: &str, body: Value, want: u16, code: &str| {
+            assert!(
+                content_type.starts_with("application/json"),
+                "content type {content_type:?} for {code}"
+            );
+            assert_error(&Reply { status, body }, want, code);
+        };
+        // A 1 MiB query string.
+        let mut conn = raw_connect(&sim).await;
+        let huge = format!(
+            "GET /?Action=DescribeEipAddresses&Version=2016-04-28&Pad={} HTTP/1.1\r\nHost: sim\r\n\r\n",
+            "x".repeat(1 << 20)
+        );
+        let (status, ct, body) = raw_exchange(&mut conn, huge.as_bytes()).await;
+        json_error(status, &ct, body, 414, "RequestURITooLong");
+
+        // Too many header fields.
+        let mut conn = raw_connect(&sim).await;
+        let mut req = String::from("GET / HTTP/1.1\r\nHost: sim\r\n");
+        for i in 0..100 {
+            req.push_str(&format!("X-Filler-{i}: {i}\r\n"));
+        }
+        req.push_str("\r\n");
+        let (status, ct, body) = raw_exchange(&mut conn, req.as_bytes()).await;
+        json_error(status, &ct, body, 431, "RequestHeaderFieldsTooLarge");
+
+        // A head the HTTP parser refuses.
+        for bad in [
+            "GET / HTTP/1.1\r\nHost: sim\r\nContent-Length: ten\r\n\r\n",
+            "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: sim\r\nBad Header\r\n\r\n",
+        ] {
+            let mut conn = raw_connect(&sim).await;
+            let (status, ct, body) = raw_exchange(&mut conn, bad.as_bytes()).await;
+            json_error(status, &ct, body, 400, "MalformedRequest");
+        }
+
+        // On a kept-alive connection, after a request with a body, the next head is
+        // checked too.
+        let mut conn = raw_connect(&sim).await;
+        let (status, ct, body) = raw_exchange(
+            &mut conn,
+            b"POST /?Foo=1 HTTP/1.1\r\nHost: sim\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .await;
+        json_error(status, &ct, body, 400, "MissingAction");
+        let (status, ct, body) = raw_exchange(
+            &mut conn,
+            b"POST /?Foo=1 HTTP/1.1\r\nHost: sim\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nTrailer: 1\r\n\r\n",
+        )
+        .await;
+        json_error(status, &ct, body, 400, "MissingAction");
+        let big = format!(
+            "GET /?Pad={} HTTP/1.1\r\nHost: sim\r\n\r\n",
+            "y".repeat(200 * 1024)
+        );
+        let (status, ct, body) = raw_exchange(&mut conn, big.as_bytes()).await;
+        json_error(status, &ct, body, 414, "RequestURITooLong");
+
+        sim.shutdown().await;
+    })
+    .await
+    .expect("test finished in time");
+}
