@@ -54,6 +54,10 @@ pub struct Args {
     /// How long an EIP of this cluster must be unaccounted for before GC releases it.
     #[arg(long, env = "EIP_AGENT_GC_GRACE", default_value = "10m", value_parser = humantime::parse_duration)]
     pub gc_grace: Duration,
+    /// Log format on stderr: json (one object per line) or text (coloured only on a
+    /// terminal, never with NO_COLOR). RUST_LOG filters, info by default.
+    #[arg(long, env = "EIP_AGENT_LOG_FORMAT", value_enum, default_value_t = eip_log::LogFormat::Json)]
+    pub log_format: eip_log::LogFormat,
 }
 
 /// Runs the agent until SIGTERM / Ctrl-C.

@@ -16,7 +16,7 @@ use eip_cloud::{Cloud, WaitTarget, Waiter};
 use eip_core::annotations::{EipRequest, ReleaseStrategy, ignored_annotations};
 use eip_core::names;
 use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec};
-use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use eip_core::workload::{self, Owner as Workload};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -361,8 +361,38 @@ fn reporter(node: &str) -> Reporter {
     }
 }
 
+/// Reads a pod's controlling owner `kind`/`name` in `ns`; an error or a missing owner is
+/// [`Workload::Unreadable`], so the check fails closed.
+async fn read_owner(client: &Client, ns: &str, kind: &str, name: &str) -> Workload {
+    async fn get<K>(client: &Client, ns: &str, name: &str) -> Result<K, String>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        match Api::<K>::namespaced(client.clone(), ns).get_opt(name).await {
+            Ok(Some(k)) => Ok(k),
+            Ok(None) => Err("it does not exist".to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    let read = match kind {
+        workload::KIND_REPLICA_SET => get(client, ns, name)
+            .await
+            .map(|r| Workload::replica_set(&r)),
+        workload::KIND_STATEFUL_SET => get(client, ns, name)
+            .await
+            .map(|s| Workload::stateful_set(&s)),
+        workload::KIND_JOB => get(client, ns, name).await.map(|j| Workload::job(&j)),
+        _ => Ok(Workload::by_kind(kind, name)),
+    };
+    read.unwrap_or_else(|why| Workload::unreadable(kind, name, why))
+}
+
 /// The facts of a pod.
-fn pod_facts(pod: &Pod, owner_replicas: Option<i32>) -> PodFacts {
+fn pod_facts(pod: &Pod, owner: Workload) -> PodFacts {
     let ann = pod.annotations();
     let published = match (
         ann.get(names::ALLOCATED_EIP_ID),
@@ -384,7 +414,7 @@ fn pod_facts(pod: &Pod, owner_replicas: Option<i32>) -> PodFacts {
         has_finalizer: pod.finalizers().iter().any(|f| f == names::POD_FINALIZER),
         published,
         condition_true,
-        owner_replicas,
+        owner,
     }
 }
 
@@ -413,6 +443,7 @@ pub fn record_facts(rec: &PodEIP) -> RecordFacts {
         bandwidth: st.bandwidth.and_then(|b| u32::try_from(b).ok()),
         bandwidth_package: st.bandwidth_package_id,
         last_error: st.last_error,
+        taken_by: st.taken_by,
         deleting: rec.metadata.deletion_timestamp.is_some(),
     }
 }
@@ -468,7 +499,7 @@ struct Run<'a> {
     pod: Option<Pod>,
     rec: Option<PodEIP>,
     cloud: CloudFacts,
-    owner_replicas: Option<i32>,
+    owner: Workload,
     expired: bool,
     verify: bool,
 }
@@ -534,11 +565,11 @@ pub async fn drive(
         pod,
         rec,
         cloud: CloudFacts::default(),
-        owner_replicas: None,
+        owner: Workload::None,
         expired,
         verify,
     };
-    run.owner_replicas = run.owner_replicas().await;
+    run.owner = run.owner().await;
     run.go().await
 }
 
@@ -572,34 +603,17 @@ impl Run<'_> {
         }
     }
 
-    async fn owner_replicas(&self) -> Option<i32> {
-        let pod = self.pod.as_ref()?;
-        let named = matches!(self.request(), Ok(Some(r)) if r.named().is_some());
-        if !named {
-            return None;
+    /// The pod's workload, read only when the pod names an EIP (an EIP serves one pod).
+    async fn owner(&self) -> Workload {
+        let Some(pod) = self.pod.as_ref() else {
+            return Workload::None;
+        };
+        if !matches!(self.request(), Ok(Some(r)) if r.named().is_some()) {
+            return Workload::None;
         }
-        let owner = pod
-            .owner_references()
-            .iter()
-            .find(|o| o.controller == Some(true))?;
-        match owner.kind.as_str() {
-            "ReplicaSet" => {
-                let api: Api<ReplicaSet> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-                api.get_opt(&owner.name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.spec.and_then(|s| s.replicas))
-            }
-            "StatefulSet" => {
-                let api: Api<StatefulSet> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-                api.get_opt(&owner.name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|r| r.spec.and_then(|s| s.replicas))
-            }
-            _ => None,
+        match workload::controller_of(pod) {
+            None => Workload::None,
+            Some((kind, name)) => read_owner(&self.ctx.client, &self.ns, kind, name).await,
         }
     }
 
@@ -623,7 +637,7 @@ impl Run<'_> {
         let mut settles = 0;
         for _ in 0..MAX_STEPS {
             let request = self.request();
-            let pod_facts = self.pod.as_ref().map(|p| pod_facts(p, self.owner_replicas));
+            let pod_facts = self.pod.as_ref().map(|p| pod_facts(p, self.owner.clone()));
             let rec_facts = self.rec.as_ref().map(record_facts);
             let action = decide(&Facts {
                 pod: pod_facts.as_ref(),
@@ -739,6 +753,9 @@ impl Run<'_> {
                 return Ok(Some(Next::Idle));
             }
             Action::RejectShared(msg) => {
+                // the pod may be Running: its condition says it has no EIP, and why
+                self.condition(false, names::REASON_INVALID_ANNOTATIONS, &msg)
+                    .await?;
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Warning,
@@ -955,6 +972,7 @@ impl Run<'_> {
                     ..UnassociateEipArgs::default()
                 })
                 .await?;
+                self.tell_the_robbed(&id).await?;
                 let e = self.wait(&id, WaitTarget::Available).await?;
                 self.cloud.eip = Some(e);
             }
@@ -1068,6 +1086,7 @@ impl Run<'_> {
                     "allocationId": id,
                     "eipAddress": address,
                     "lastError": null,
+                    "takenBy": null,
                     "podLastSeen": now_time(),
                 }))
                 .await?;
@@ -1312,13 +1331,60 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// After taking EIP `id` from another pod (`allow_eip_rob`): marks the other records
+    /// that hold it with this pod's name, so that their agents, woken by the change, take
+    /// the EIP off their pods at once instead of at their next cloud check.
+    async fn tell_the_robbed(&self, id: &str) -> Result<(), Error> {
+        let all: Api<PodEIP> = Api::all(self.ctx.client.clone());
+        let list = all
+            .list(&kube::api::ListParams::default())
+            .await
+            .map_err(Error::kube(
+                "list PodEIPs to find the one that held a robbed EIP",
+            ))?;
+        let me = self.key();
+        for r in list.items {
+            let (Some(ns), Some(name)) = (r.metadata.namespace.clone(), r.metadata.name.clone())
+            else {
+                continue;
+            };
+            let holds = r.status.as_ref().and_then(|s| s.allocation_id.as_deref()) == Some(id)
+                || r.spec.allocation_id.as_deref() == Some(id);
+            if format!("{ns}/{name}") == me || !holds {
+                continue;
+            }
+            let patch = json!({"status": {"takenBy": me}});
+            Api::<PodEIP>::namespaced(self.ctx.client.clone(), &ns)
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(Error::kube(format!(
+                    "mark PodEIP {ns}/{name}: EIP {id} taken by {me}"
+                )))?;
+        }
+        Ok(())
+    }
+
     async fn condition(&mut self, ok: bool, reason: &str, message: &str) -> Result<(), Error> {
-        if self.pod.is_none() {
+        let Some(pod) = &self.pod else {
+            return Ok(());
+        };
+        let status = names::format_condition_status(ok);
+        let same = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| cs.iter().find(|c| c.type_ == names::EIP_CONDITION))
+            .is_some_and(|c| {
+                c.status == status
+                    && c.reason.as_deref() == Some(reason)
+                    && c.message.as_deref() == Some(message)
+            });
+        if same {
             return Ok(());
         }
         let patch = json!({"status": {"conditions": [{
             "type": names::EIP_CONDITION,
-            "status": names::format_condition_status(ok),
+            "status": status,
             "reason": reason,
             "message": message,
             "lastTransitionTime": now_time(),

@@ -14,6 +14,8 @@ use std::net::Ipv4Addr;
 
 use eip_core::annotations::{AnnotationError, EipRequest, ReleaseStrategy};
 use eip_core::podeip::{PodEIPPhase, PodEIPType};
+pub use eip_core::workload::Owner;
+use eip_core::workload::shared_named_eip;
 
 /// A cloud status of an EIP, as far as the machine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +77,9 @@ pub struct PodFacts {
     pub published: Option<(String, String)>,
     /// The `k8s.aliyun.com/eip` condition is True.
     pub condition_true: bool,
-    /// Replicas of the owning workload (None: no owner, or not a replicated kind).
-    pub owner_replicas: Option<i32>,
+    /// The owning workload, read only for a pod that names an EIP ([`Owner::None`]
+    /// otherwise).
+    pub owner: Owner,
 }
 
 /// What the PodEIP record says.
@@ -104,6 +107,8 @@ pub struct RecordFacts {
     pub bandwidth_package: Option<String>,
     /// Last error recorded.
     pub last_error: Option<String>,
+    /// The pod (`namespace/name`) that took the named EIP, as its agent recorded here.
+    pub taken_by: Option<String>,
     /// The record is being deleted.
     pub deleting: bool,
 }
@@ -178,7 +183,9 @@ pub enum Action {
     /// The feature switch is off (or `eni-config` is invalid): Warning event with this
     /// sentence, telling the operator what to set or fix.
     Disabled(String),
-    /// Refuse a named EIP on a replicated workload (no cloud call).
+    /// Refuse a named EIP on a workload that can run more than one pod, or whose owner
+    /// cannot be read (fail closed): condition False, Warning, look again later; no cloud
+    /// call.
     RejectShared(String),
     /// Put the agent's finalizer on the pod.
     AddFinalizer,
@@ -367,13 +374,11 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
     if let Some(off) = f.switches.feature_off() {
         return Action::Disabled(off.to_string());
     }
-    if let Some(id) = req.named()
-        && p.owner_replicas.is_some_and(|n| n > 1)
+    if let Some(why) = req
+        .named()
+        .and_then(|id| shared_named_eip(id.as_str(), &p.owner))
     {
-        return Action::RejectShared(format!(
-            "the pod names EIP {id} but its workload has {} replicas; an EIP can serve one pod only: use pod-with-eip instead, or run one replica",
-            p.owner_replicas.unwrap_or_default()
-        ));
+        return Action::RejectShared(why);
     }
     if !p.has_finalizer {
         return Action::AddFinalizer;
@@ -429,6 +434,8 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
         _ => false,
     };
     if rec.phase == Some(PodEIPPhase::Bound)
+        // Another pod's agent says it took the EIP: look in the cloud now.
+        && rec.taken_by.is_none()
         && rec.private_ip.as_deref() == Some(ip_s.as_str())
         // A record written without the address (a named EIP, by an older agent) takes
         // the full path once, which records it.
@@ -506,7 +513,11 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
                 address: eip.address,
             };
         }
-        if rec.phase != Some(PodEIPPhase::Bound) || rec.address.as_ref() != Some(&eip.address) {
+        if rec.phase != Some(PodEIPPhase::Bound)
+            || rec.address.as_ref() != Some(&eip.address)
+            // a taker that did not get it after all: the mark goes
+            || rec.taken_by.is_some()
+        {
             return Action::MarkBound {
                 id,
                 address: eip.address,
@@ -520,12 +531,16 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
             return Action::Settle(id);
         }
         EipState::InUse => {
-            // Associated somewhere else.
+            // Associated somewhere else: to the pod that took it, when its agent said so.
             let whom = format!(
                 "{} {}",
                 eip.eni.as_deref().unwrap_or("another resource"),
                 eip.private_ip.as_deref().unwrap_or("")
             );
+            let whom = match &rec.taken_by {
+                Some(pod) => format!("pod {pod} ({})", whom.trim_end()),
+                None => whom,
+            };
             return match rec.eip_type {
                 PodEIPType::Auto => Action::Rob(id), // ours; its old pod is gone
                 PodEIPType::Static if rec.phase == Some(PodEIPPhase::Bound) => {
@@ -671,7 +686,7 @@ mod tests {
             has_finalizer: true,
             published: None,
             condition_true: false,
-            owner_replicas: None,
+            owner: Owner::None,
         }
     }
 
@@ -688,6 +703,7 @@ mod tests {
             bandwidth: Some(5),
             bandwidth_package: None,
             last_error: None,
+            taken_by: None,
             deleting: false,
         }
     }
@@ -1187,12 +1203,26 @@ mod tests {
             Case {
                 request: named("eip-n"),
                 pod: Some(PodFacts {
-                    owner_replicas: Some(2),
+                    owner: Owner::Replicated {
+                        kind: "ReplicaSet".into(),
+                        name: "web-1".into(),
+                        replicas: 2,
+                    },
                     ..pod()
                 }),
                 record: None,
                 want: Action::RejectShared("the pod names EIP eip-n but its workload has 2 replicas; an EIP can serve one pod only: use pod-with-eip instead, or run one replica".into()),
                 ..case("two replicas may not share a named EIP")
+            },
+            Case {
+                request: named("eip-n"),
+                pod: Some(PodFacts {
+                    owner: Owner::unreadable("ReplicaSet", "web-1", "the API server is unreachable"),
+                    ..pod()
+                }),
+                record: None,
+                want: Action::RejectShared("the pod names EIP eip-n but its owner ReplicaSet web-1 cannot be read (the API server is unreachable), so kube-eip cannot tell whether it runs one pod only; the pod waits until it can be read".into()),
+                ..case("an owner that cannot be read: fail closed")
             },
             Case {
                 request: named("eip-n"),

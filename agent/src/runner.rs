@@ -345,7 +345,7 @@ async fn reconcile(pod: Arc<Pod>, ctx: Arc<Context>) -> Result<KubeAction, Error
 
 fn error_policy(pod: Arc<Pod>, err: &Error, ctx: Arc<Context>) -> KubeAction {
     ctx.metrics.failure(err.code());
-    tracing::warn!(pod = %pod.name_any(), error = %err, cause = ?std::error::Error::source(err).map(ToString::to_string), "step failed; retrying");
+    tracing::warn!(pod = %pod.name_any(), error = %eip_log::chain(err), "step failed; retrying");
     KubeAction::requeue(ctx.cfg.retry_interval)
 }
 

@@ -518,6 +518,14 @@ impl EipRequest {
         let mut named = None;
         if let Some(v) = instance_id {
             match AllocationId::parse(v.trimmed()) {
+                // Both asked: a new EIP, and this one. Neither is picked silently.
+                Some(_) if wants_new => errors.push(v.error(
+                    format!(
+                        "names an existing EIP, but {} asks for a new one as well",
+                        SETTING_POD_WITH_EIP.keys[0]
+                    ),
+                    "keep one: pod-eip-instanceid to bind this EIP, or pod-with-eip: \"true\" for a new one",
+                )),
                 Some(id) => named = Some(id),
                 None => errors.push(v.error(
                     "is not an EIP allocation id",
@@ -1216,6 +1224,21 @@ mod tests {
                 .named()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_new_eip_and_a_named_one_together_are_a_conflict() {
+        for key in SETTING_INSTANCE_ID.keys {
+            let e = errs(&[(key, "eip-1"), (POD_WITH_EIP, "true")]);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].key, *key);
+            assert_eq!(
+                e[0].to_string(),
+                format!(
+                    "annotation {key}: value \"eip-1\" names an existing EIP, but k8s.aliyun.com/pod-with-eip asks for a new one as well; keep one: pod-eip-instanceid to bind this EIP, or pod-with-eip: \"true\" for a new one"
+                )
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! * [`capacity`]: pod IP slots, zone IPs, region EIP quota; filter and preemption verdicts.
 //! * [`podeip`]: the `PodEIP` custom resource (`kube-eip.io/v1alpha1`).
 //! * [`extender`]: kube-scheduler extender wire types and the `extenders` config entry.
+//! * [`workload`]: whether a pod's workload may use a named EIP (one pod only).
 
 pub mod annotations;
 pub mod capacity;
@@ -17,5 +18,6 @@ mod error;
 pub mod extender;
 pub mod names;
 pub mod podeip;
+pub mod workload;
 
 pub use error::Error;

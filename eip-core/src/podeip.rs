@@ -143,6 +143,10 @@ pub struct PodEIPStatus {
     /// Shared bandwidth package the EIP is in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth_package_id: Option<String>,
+    /// The pod (`namespace/name`) that took this record's named EIP (`allow_eip_rob`),
+    /// written by the taker's agent so that this pod's agent learns of it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_by: Option<String>,
 }
 
 /// Lifecycle phase of a PodEIP.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
 use eip_core::names;
+use eip_core::podeip::{PodEIP, PodEIPPhase};
 use eip_e2e::{DEFAULT_WAIT, pod, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
@@ -23,12 +24,12 @@ async fn bounded<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result
         .map_err(|_| anyhow::anyhow!("test timed out after {TEST_TIMEOUT:?}"))?
 }
 
-/// One node, the EIP feature on.
-async fn one_node(allow_rob: bool, named_eips: u32) -> anyhow::Result<Stack> {
+/// `nodes` nodes, the EIP feature on.
+async fn stack(nodes: u32, allow_rob: bool, named_eips: u32) -> anyhow::Result<Stack> {
     let defaults = StackOptions::default();
     let zones = zones_of(&defaults.cloud);
     Ok(Stack::start(StackOptions {
-        nodes: StackOptions::spread(1, "ecs.g7.large", &zones),
+        nodes: StackOptions::spread(nodes, "ecs.g7.large", &zones),
         allow_rob,
         named_eips,
         ..defaults
@@ -105,7 +106,7 @@ async fn config_map_warnings(client: &Client) -> anyhow::Result<Vec<String>> {
 async fn an_invalid_eni_config_turns_the_feature_off_everywhere_and_says_why() -> anyhow::Result<()>
 {
     bounded(async {
-        let stack = one_node(false, 0).await?;
+        let stack = stack(1, false, 0).await?;
         let client = stack.client();
         let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
         let yes = r#"{"enable_eip_pool": "yes"}"#;
@@ -206,7 +207,110 @@ async fn an_invalid_eni_config_turns_the_feature_off_everywhere_and_says_why() -
     .await
 }
 
-#[allow(dead_code)]
 fn annotations(p: &Pod) -> BTreeMap<String, String> {
     p.metadata.annotations.clone().unwrap_or_default()
+}
+
+/// The pod's `k8s.aliyun.com/eip` condition: status and message.
+fn eip_condition(p: &Pod) -> Option<(String, String)> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == names::EIP_CONDITION)
+        .map(|c| (c.status.clone(), c.message.clone().unwrap_or_default()))
+}
+
+/// Issue 10, 4: after `allow_eip_rob`, the pod that lost its named EIP learns of it within
+/// a second or two (not at its agent's next cloud check, 30 s here): its annotation goes,
+/// its condition turns False, and its PodEIP names the pod that took the EIP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_robbed_pod_learns_of_it_at_once() -> anyhow::Result<()> {
+    bounded(async {
+        let stack = stack(2, true, 1).await?;
+        let client = stack.client();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let records: Api<PodEIP> = Api::namespaced(client.clone(), NS);
+        let id = stack.named_eips()[0].clone();
+        let key = eip_core::annotations::SETTING_INSTANCE_ID.keys[0];
+        let bound = |name: &'static str| {
+            let records = records.clone();
+            async move {
+                wait_for(&format!("{name} Bound"), DEFAULT_WAIT, || async {
+                    Ok(records.get_opt(name).await?.filter(|r| {
+                        r.status.as_ref().and_then(|s| s.phase) == Some(PodEIPPhase::Bound)
+                    }))
+                })
+                .await
+            }
+        };
+        pods.create(
+            &PostParams::default(),
+            &pod("first").annotation(key, &id).build()?,
+        )
+        .await?;
+        bound("first").await?;
+        wait_for("first annotated", DEFAULT_WAIT, || async {
+            let p = pods.get("first").await?;
+            Ok(annotations(&p)
+                .contains_key(names::ALLOCATED_EIP_ADDRESS)
+                .then_some(()))
+        })
+        .await?;
+
+        pods.create(
+            &PostParams::default(),
+            &pod("second").annotation(key, &id).build()?,
+        )
+        .await?;
+        bound("second").await?;
+        let robbed_at = tokio::time::Instant::now();
+        let first = wait_for(
+            "first told it lost the EIP",
+            Duration::from_secs(5),
+            || async {
+                let p = pods.get("first").await?;
+                let gone = !annotations(&p).contains_key(names::ALLOCATED_EIP_ADDRESS)
+                    && !annotations(&p).contains_key(names::ALLOCATED_EIP_ID);
+                let cond_false = eip_condition(&p).is_some_and(|(s, _)| s == "False");
+                Ok((gone && cond_false).then_some(p))
+            },
+        )
+        .await?;
+        let window = robbed_at.elapsed();
+        assert!(
+            window < Duration::from_secs(3),
+            "the robbed pod kept the EIP for {window:?}"
+        );
+        let (_, message) = eip_condition(&first).unwrap_or_default();
+        assert!(
+            message.contains("was taken by pod default/second"),
+            "{message}"
+        );
+        let rec = records.get("first").await?;
+        let st = rec.status.unwrap_or_default();
+        assert_eq!(st.taken_by.as_deref(), Some("default/second"));
+        assert_eq!(st.phase, Some(PodEIPPhase::Failed));
+        assert!(
+            st.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("was taken by pod default/second")),
+            "{:?}",
+            st.last_error
+        );
+        // only one record says Bound
+        let bound_now: Vec<String> = records
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|r| r.status.as_ref().and_then(|s| s.phase) == Some(PodEIPPhase::Bound))
+            .filter_map(|r| r.metadata.name)
+            .collect();
+        assert_eq!(bound_now, vec!["second".to_string()]);
+        stack.shutdown().await?;
+        Ok(())
+    })
+    .await
 }

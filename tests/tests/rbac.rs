@@ -348,6 +348,52 @@ async fn scenario() -> anyhow::Result<()> {
         );
     }
 
+    // A named EIP on a pod of a parallel Job, placed by hand: the agent reads the Job and
+    // refuses the pod.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(admin.clone(), cluster.namespace());
+    let job = jobs
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "batch"},
+                "spec": {"parallelism": 2, "template": {"spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "app", "image": "registry.invalid/pause:3.9"}],
+                }}},
+            }))?,
+        )
+        .await?;
+    let mut job_pod = eip_e2e::pod("batch-0")
+        .annotation(instance_key, &named[0])
+        .on(&eip_e2e::node_of(&running[0]).unwrap_or_default())
+        .build()?;
+    job_pod.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "batch/v1".into(),
+            kind: "Job".into(),
+            name: "batch".into(),
+            uid: job.uid().unwrap_or_default(),
+            controller: Some(true),
+            ..Default::default()
+        },
+    ]);
+    pods.create(&PostParams::default(), &job_pod).await?;
+    wait_for("the Job pod refused", LIFECYCLE, || async {
+        Ok(cluster
+            .events_for("batch-0")
+            .await?
+            .iter()
+            .any(|e| {
+                e.message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("its Job batch runs 2 pods in parallel"))
+            })
+            .then_some(()))
+    })
+    .await?;
+    pods.delete("batch-0", &Default::default()).await?;
+
     // kube-scheduler binds a pod the extender's watch has not delivered (here: a uid
     // it never saw, as for a pod deleted and recreated under the same name): the extender
     // reads the pod from the API before it binds, and refuses the stale uid.

@@ -294,6 +294,12 @@ fn builtins() -> Vec<Builtin> {
             )
         },
         Builtin {
+            all: true,
+            status: true,
+            create_status: CreateStatus::Drop,
+            ..b("batch", "v1", "jobs", "job", "Job", true, &[])
+        },
+        Builtin {
             fields: EVENTS_K8S_FIELDS,
             ..b(
                 "events.k8s.io",
