@@ -18,7 +18,7 @@ fn fail(e: &Error) -> HttpResponse {
             actix_web::http::StatusCode::from_u16(api.status)
                 .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
         )
-        .json(json!({"Code": api.code, "Message": api.message})),
+        .json(json!({"Code": api.code, "Message": api.message, "Detail": api.detail})),
         other => HttpResponse::InternalServerError()
             .json(json!({"Code": "InternalError", "Message": other.to_string()})),
     }

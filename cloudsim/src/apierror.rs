@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// An OpenAPI error as the real gateway reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code} ({status}): {message}")]
+#[error("{code} ({status}): {message}{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
 pub struct ApiError {
     /// HTTP status code.
     pub status: u16,
@@ -16,7 +16,8 @@ pub struct ApiError {
     pub code: String,
     /// The `Message` field.
     pub message: String,
-    /// Why, beyond the real message (logged at debug level, never in the body).
+    /// Why, beyond the real message: logged at debug level and shown by `Display` (admin
+    /// and configuration errors), never in an API error body.
     #[serde(skip)]
     pub detail: Option<String>,
 }
@@ -142,5 +143,24 @@ impl ApiError {
             "Throttling.User",
             "Request was denied due to user flow control.",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_is_shown_by_display_but_not_in_the_message() {
+        let e = ApiError::invalid("VSwitchId", "No vSwitch exists.");
+        assert_eq!(e.message, "Specified value of \"VSwitchId\" is not valid.");
+        assert_eq!(
+            e.to_string(),
+            "InvalidParameter (400): Specified value of \"VSwitchId\" is not valid. (No vSwitch exists.)"
+        );
+        assert_eq!(
+            ApiError::throttled().to_string(),
+            "Throttling.User (400): Request was denied due to user flow control."
+        );
     }
 }
