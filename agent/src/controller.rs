@@ -15,7 +15,7 @@ use eip_cloud::metadata::MetadataClient;
 use eip_cloud::{Cloud, WaitTarget, Waiter};
 use eip_core::annotations::{EipRequest, ReleaseStrategy, ignored_annotations};
 use eip_core::names;
-use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec};
+use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec, PodEIPType};
 use eip_core::workload::{self, Owner as Workload};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -67,6 +67,10 @@ pub struct AgentConfig {
     /// Least time between the starts of two shared look-ups of one kind (EIPs by id, EIPs
     /// on one ENI); see [`cloudops::Describer`].
     pub describe_spacing: Duration,
+    /// Longest wait before trying again a pod whose last attempt failed permanently (a
+    /// bandwidth package that does not exist, a RAM denial, ...); the wait starts at
+    /// `retry_interval` and doubles up to this.
+    pub permanent_backoff_max: Duration,
 }
 
 impl AgentConfig {
@@ -88,6 +92,7 @@ impl AgentConfig {
             resync_interval: Duration::from_secs(600),
             waiter: eip_cloud::WaiterConfig::default(),
             describe_spacing: Duration::from_millis(50),
+            permanent_backoff_max: Duration::from_secs(600),
         }
     }
 }
@@ -159,6 +164,9 @@ pub struct Context {
     debug: Mutex<BTreeMap<String, DebugEntry>>,
     ip_seen: Mutex<HashMap<String, Instant>>,
     verified: Mutex<HashMap<String, Instant>>,
+    /// Pods (by UID) whose last attempt failed permanently: not tried again before
+    /// `retry_at` unless their request changes.
+    permanent: Mutex<HashMap<String, PermanentFailure>>,
     crash: Option<Arc<CrashPlan>>,
     /// Cancelled when the agent is killed (crash tests) — everything stops at once.
     pub kill: CancellationToken,
@@ -171,6 +179,17 @@ impl std::fmt::Debug for Context {
             .field("instance_id", &self.instance_id)
             .finish_non_exhaustive()
     }
+}
+
+/// A pod whose last attempt failed in a way a retry cannot fix.
+#[derive(Debug)]
+struct PermanentFailure {
+    /// The request that failed (a changed request is tried at once).
+    request: EipRequest,
+    /// Not before then.
+    retry_at: Instant,
+    /// The waits so far, doubling.
+    backoff: backon::ExponentialBackoff,
 }
 
 /// Locks `m`, going on with the data of a poisoned lock (every critical section leaves it
@@ -220,6 +239,7 @@ impl Context {
             debug: Mutex::new(BTreeMap::new()),
             ip_seen: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
+            permanent: Mutex::new(HashMap::new()),
             crash,
             kill: CancellationToken::new(),
         }
@@ -313,10 +333,68 @@ impl Context {
         .await;
     }
 
+    /// How long the pod `uid` must still wait after a permanent failure of `request`
+    /// (`None`: try now; a changed request is tried at once).
+    fn permanent_hold(&self, uid: &str, request: &EipRequest) -> Option<Duration> {
+        let map = lock(&self.permanent);
+        let f = map.get(uid).filter(|f| f.request == *request)?;
+        Some(f.retry_at.saturating_duration_since(Instant::now())).filter(|d| !d.is_zero())
+    }
+
+    /// Records a permanent failure of `request` for the pod `uid`; returns the wait before
+    /// the next try (doubling from `retry_interval` up to `permanent_backoff_max`).
+    fn permanent_failed(&self, uid: &str, request: EipRequest) -> Duration {
+        use backon::BackoffBuilder;
+        let mut map = lock(&self.permanent);
+        let fresh = || {
+            backon::ExponentialBuilder::new()
+                .with_min_delay(self.cfg.retry_interval)
+                .with_max_delay(self.cfg.permanent_backoff_max)
+                .with_factor(2.0)
+                .without_max_times()
+                .build()
+        };
+        let f = map
+            .entry(uid.to_owned())
+            .or_insert_with(|| PermanentFailure {
+                request: request.clone(),
+                retry_at: Instant::now(),
+                backoff: fresh(),
+            });
+        if f.request != request {
+            f.request = request;
+            f.backoff = fresh();
+        }
+        let wait = f.backoff.next().unwrap_or(self.cfg.permanent_backoff_max);
+        f.retry_at = Instant::now() + wait;
+        wait
+    }
+
+    /// A Warning about a permanent failure, once per pod and error code.
+    async fn permanent_event(&self, reference: &ObjectReference, code: &str, note: String) {
+        let key = format!(
+            "{}/{}/permanent/{code}",
+            reference.uid.as_deref().unwrap_or_default(),
+            reference.name.as_deref().unwrap_or_default()
+        );
+        if !lock(&self.warned).insert(key) {
+            return;
+        }
+        self.publish(
+            reference,
+            EventType::Warning,
+            names::REASON_FAILED,
+            note,
+            "Reconcile",
+        )
+        .await;
+    }
+
     /// Forgets what was remembered about a pod that is gone.
     pub fn forget(&self, key: &str, uid: &str) {
         lock(&self.ip_seen).remove(uid);
         lock(&self.verified).remove(uid);
+        lock(&self.permanent).remove(uid);
         lock(&self.debug).remove(key);
         let prefix = format!("{uid}/");
         lock(&self.warned).retain(|k| !k.starts_with(&prefix));
@@ -389,6 +467,25 @@ async fn read_owner(client: &Client, ns: &str, kind: &str, name: &str) -> Worklo
         _ => Ok(Workload::by_kind(kind, name)),
     };
     read.unwrap_or_else(|why| Workload::unreadable(kind, name, why))
+}
+
+/// What to change after a permanent cloud error, by its kind.
+fn permanent_fix(e: &eip_cloud::Error) -> &'static str {
+    match e {
+        eip_cloud::Error::NotFound(_) => {
+            "check the ids in the pod's EIP annotations (eip-common-bandwidth-package-id, eip-public-ip-address-pool-id, eip-resource-group-id, pod-eip-instanceid)"
+        }
+        eip_cloud::Error::Forbidden(_) | eip_cloud::Error::Signature(_) => {
+            "the agent's RAM policy or AccessKey does not allow this call: see deploy/README.md"
+        }
+        eip_cloud::Error::QuotaExceeded(_) => {
+            "release EIPs or raise the account's EIP quota (eip_quota_instances_num)"
+        }
+        eip_cloud::Error::IdempotentParameterMismatch(_) => {
+            "the pod's EIP annotations changed after the EIP was requested: delete the pod to start over"
+        }
+        _ => "check the pod's EIP annotations",
+    }
 }
 
 /// The facts of a pod.
@@ -556,6 +653,14 @@ pub async fn drive(
             .is_none_or(|t| t.elapsed() >= ctx.cfg.resync_interval),
         None => false,
     };
+    // After a permanent failure, the same request waits out its backoff.
+    if let Some(p) = &pod
+        && p.metadata.deletion_timestamp.is_none()
+        && let (Some(uid), Ok(Some(req))) = (p.uid(), EipRequest::from_annotations(p.annotations()))
+        && let Some(wait) = ctx.permanent_hold(&uid, &req)
+    {
+        return Ok(Next::After(wait));
+    }
     let mut run = Run {
         ctx,
         ns: ns.to_owned(),
@@ -666,7 +771,21 @@ impl Run<'_> {
                 );
             }
             let ok = request.unwrap_or_default();
-            match self.step(action, ok, pod_facts.as_ref()).await? {
+            // The calls that spend money or bind: a permanent failure stops and backs off.
+            let guarded = matches!(
+                action,
+                Action::Allocate
+                    | Action::Associate { .. }
+                    | Action::JoinPackage { .. }
+                    | Action::ModifyBandwidth { .. }
+            );
+            let step = match self.step(action, ok.clone(), pod_facts.as_ref()).await {
+                Err(Error::Cloud { what, source }) if guarded && source.is_permanent() => {
+                    return self.fail_permanently(what, source, ok).await;
+                }
+                step => step?,
+            };
+            match step {
                 Some(Next::After(d)) if d.is_zero() => {
                     settles += 1;
                     if settles > 20 {
@@ -1081,6 +1200,9 @@ impl Run<'_> {
                 .await;
             }
             Action::MarkBound { id, address } => {
+                if let Some(p) = pf {
+                    lock(&ctx.permanent).remove(&p.uid);
+                }
                 self.status(json!({
                     "phase": PodEIPPhase::Bound,
                     "allocationId": id,
@@ -1329,6 +1451,77 @@ impl Run<'_> {
             .map_err(Error::kube(format!("update pod {}", self.key())))?;
         self.pod = Some(p);
         Ok(())
+    }
+
+    /// A step failed in a way a retry cannot fix (see [`eip_cloud::Error::is_permanent`]):
+    /// an EIP allocated for this request and not yet published is unbound and released
+    /// (nothing is left billed for a pod that cannot use it), the record says Failed with
+    /// the cloud's words and the fix, one Warning, the condition False; the same request is
+    /// tried again after a backoff that doubles up to minutes.
+    async fn fail_permanently(
+        &mut self,
+        what: String,
+        source: eip_cloud::Error,
+        request: Option<EipRequest>,
+    ) -> Result<Next, Error> {
+        let ctx = self.ctx;
+        let rf = self.rec.as_ref().map(record_facts);
+        let mut released = None;
+        if let Some(rf) = &rf
+            && rf.eip_type == PodEIPType::Auto
+            && rf.phase != Some(PodEIPPhase::Bound)
+            && let Some(id) = rf.allocation_id.clone()
+        {
+            let args = match (&rf.eni, &rf.private_ip) {
+                (Some(eni), Some(ip)) => UnassociateEipArgs::from_eni(&id, eni, ip),
+                _ => UnassociateEipArgs {
+                    allocation_id: id.clone(),
+                    ..UnassociateEipArgs::default()
+                },
+            };
+            self.unassociate(args).await?;
+            self.wait(&id, WaitTarget::Available).await?;
+            match ctx.cloud.release_eip_address(&id).await {
+                Ok(_) | Err(eip_cloud::Error::NotFound(_)) => {}
+                Err(e) => return Err(Error::cloud(format!("release EIP {id}"))(e)),
+            }
+            ctx.metrics.releases.inc();
+            released = Some(id);
+        }
+        let code = source.api().map(|a| a.code.clone()).unwrap_or_default();
+        let wait = match (&request, self.pod.as_ref().and_then(|p| p.uid())) {
+            (Some(req), Some(uid)) => ctx.permanent_failed(&uid, req.clone()),
+            _ => ctx.cfg.permanent_backoff_max,
+        };
+        let mut msg = format!("failed to {what}: {source}; {}", permanent_fix(&source));
+        if let Some(id) = &released {
+            msg.push_str(&format!("; EIP {id} allocated for this pod was released"));
+        }
+        msg.push_str(&format!(
+            "; kube-eip tries again in {}",
+            humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+        ));
+        ctx.metrics.failure(code.clone());
+        tracing::warn!(pod = %self.key(), error = %msg, "permanent cloud error; backing off");
+        if released.is_some() {
+            self.status(json!({
+                "phase": PodEIPPhase::Failed,
+                "allocationId": null,
+                "eipAddress": null,
+                "networkInterfaceId": null,
+                "privateIpAddress": null,
+                "bandwidthPackageId": null,
+                "lastError": msg,
+            }))
+            .await?;
+        } else {
+            self.status(json!({"phase": PodEIPPhase::Failed, "lastError": msg}))
+                .await?;
+        }
+        self.condition(false, names::REASON_FAILED, &msg).await?;
+        ctx.permanent_event(&self.pod_ref(), &code, msg).await;
+        self.cloud = CloudFacts::default();
+        Ok(Next::After(wait))
     }
 
     /// After taking EIP `id` from another pod (`allow_eip_rob`): marks the other records

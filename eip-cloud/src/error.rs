@@ -309,6 +309,22 @@ impl Error {
         }
     }
 
+    /// Whether the same call will fail the same way until someone changes something (an
+    /// id that does not exist, a RAM policy, a parameter, the quota, the AccessKey): a
+    /// caller backs off for minutes and says what to change, instead of retrying at once.
+    /// Throttling, conflicts, status transitions, server and transport errors are not.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::QuotaExceeded(_)
+                | Self::NotFound(_)
+                | Self::Forbidden(_)
+                | Self::Signature(_)
+                | Self::IdempotentParameterMismatch(_)
+                | Self::InvalidParameter(_)
+        )
+    }
+
     /// The server's `x-acs-retry-after`, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         self.api().and_then(|a| a.retry_after)
@@ -328,6 +344,31 @@ mod tests {
             status,
             retry_after: None,
         })
+    }
+
+    #[test]
+    fn permanent_errors_are_those_a_retry_cannot_fix() {
+        let permanent = [
+            ("QuotaExceeded.Eip", 400),
+            ("InvalidBandwidthPackageId.NotFound", 404),
+            ("Forbidden.RAM", 403),
+            ("SignatureDoesNotMatch", 400),
+            ("IdempotentParameterMismatch", 400),
+            ("InvalidParameter", 400),
+        ];
+        for (code, status) in permanent {
+            assert!(api(code, status).is_permanent(), "{code}");
+        }
+        let transient = [
+            ("Throttling.User", 400),
+            ("OperationConflict", 409),
+            ("IncorrectEipStatus", 400),
+            ("InternalError", 500),
+            ("SomethingNew", 400),
+        ];
+        for (code, status) in transient {
+            assert!(!api(code, status).is_permanent(), "{code}");
+        }
     }
 
     #[test]

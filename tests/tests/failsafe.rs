@@ -314,3 +314,98 @@ async fn a_robbed_pod_learns_of_it_at_once() -> anyhow::Result<()> {
     })
     .await
 }
+
+/// Issue 10, 2: a bandwidth package that does not exist is a permanent error: the EIP
+/// allocated for the pod is released (nothing stays billed), the PodEIP says Failed with
+/// the cloud's words and the fix, one Warning, the condition False, and the next tries
+/// back off (doubling) instead of calling every retry interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Result<()> {
+    bounded(async {
+        let stack = stack(1, false, 0).await?;
+        let client = stack.client();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let records: Api<PodEIP> = Api::namespaced(client.clone(), NS);
+        let admin = stack.cloud_admin();
+        admin.reset_calls();
+        let package = eip_core::annotations::SETTING_COMMON_BANDWIDTH_PACKAGE_ID.keys[0];
+        pods.create(
+            &PostParams::default(),
+            &pod("game")
+                .with_eip()
+                .annotation(package, "cbwp-missing")
+                .build()?,
+        )
+        .await?;
+        let failed = wait_for("PodEIP Failed", DEFAULT_WAIT, || async {
+            Ok(records
+                .get_opt("game")
+                .await?
+                .and_then(|r| r.status)
+                .filter(|s| s.phase == Some(PodEIPPhase::Failed) && s.last_error.is_some()))
+        })
+        .await?;
+        let error = failed.last_error.unwrap_or_default();
+        for part in [
+            "failed to add EIP eip-",
+            "InvalidBandwidthPackageId.NotFound",
+            "check the ids in the pod's EIP annotations (eip-common-bandwidth-package-id",
+            "allocated for this pod was released",
+            "kube-eip tries again in",
+        ] {
+            assert!(error.contains(part), "{part:?} not in {error}");
+        }
+        assert_eq!(failed.allocation_id, None);
+        // nothing left allocated
+        wait_for("no EIP left in the account", DEFAULT_WAIT, || async {
+            Ok(admin.snapshot().eips.is_empty().then_some(()))
+        })
+        .await?;
+
+        // over the next 8 s (retry interval 1 s): backoff 1, 2, 4 s...
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let allocations = admin.call_count("AllocateEipAddress");
+        let joins = admin.call_count("AddCommonBandwidthPackageIp");
+        assert!(
+            (1..=4).contains(&allocations) && joins == allocations,
+            "allocations {allocations}, joins {joins}"
+        );
+        let warnings: Vec<Event> = events_for(&client, NS, "game")
+            .await?
+            .into_iter()
+            .filter(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("InvalidBandwidthPackageId.NotFound"))
+            })
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let p = pods.get("game").await?;
+        let (status, message) = eip_condition(&p).unwrap_or_default();
+        assert_eq!(status, "False");
+        assert!(
+            message.contains("InvalidBandwidthPackageId.NotFound"),
+            "{message}"
+        );
+        assert!(!annotations(&p).contains_key(names::ALLOCATED_EIP_ADDRESS));
+
+        // the annotation fixed: tried at once, bound without the package
+        pods.patch(
+            "game",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {package: null}}})),
+        )
+        .await?;
+        wait_for("game Bound after the fix", DEFAULT_WAIT, || async {
+            Ok(records
+                .get_opt("game")
+                .await?
+                .filter(|r| r.status.as_ref().and_then(|s| s.phase) == Some(PodEIPPhase::Bound)))
+        })
+        .await?;
+        stack.shutdown().await?;
+        Ok(())
+    })
+    .await
+}
