@@ -683,3 +683,121 @@ async fn kubectl_applies_deployment_manifest_kinds() -> anyhow::Result<()> {
     })
     .await
 }
+
+/// A CRD of another group, to show the schemas served are whatever CRDs say.
+const CRONTAB_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: crontabs.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Cluster
+  names: {plural: crontabs, singular: crontab, kind: CronTab, listKind: CronTabCollection}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        description: A periodic job.
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              cronSpec: {type: string, description: When to run (cron syntax).}
+              replicas: {type: integer, description: How many at once.}
+"#;
+
+#[tokio::test]
+async fn kubectl_explain_reads_crd_schemas_from_openapi_v3() -> anyhow::Result<()> {
+    bounded(async {
+        let (server, _client) = start().await?;
+        let k = Kubectl::new(&server)?;
+        k.ok(&["apply", "-f", &podeip_crd()]).await?;
+
+        let top = k.ok(&["explain", "podeip"]).await?;
+        let lines: Vec<&str> = top.lines().collect();
+        assert_eq!(
+            lines[..3],
+            [
+                "GROUP:      kube-eip.io",
+                "KIND:       PodEIP",
+                "VERSION:    v1alpha1"
+            ],
+            "{top}"
+        );
+        assert!(
+            top.contains("The EIP of one pod (same namespace and name as the pod)"),
+            "the CRD's own description: {top}"
+        );
+        for field in [
+            "  apiVersion\t<string>",
+            "  kind\t<string>",
+            "  metadata\t<ObjectMeta>",
+            "  spec\t<Object> -required-",
+            "  status\t<Object>",
+        ] {
+            assert!(lines.contains(&field), "{field:?} in {top}");
+        }
+
+        let spec = k.ok(&["explain", "podeip.spec"]).await?;
+        assert!(spec.contains("FIELD: spec <Object>"), "{spec}");
+        assert!(spec.contains("Desired state of a pod's EIP."), "{spec}");
+        assert!(
+            spec.lines().any(|l| l == "  type\t<string> -required-"),
+            "{spec}"
+        );
+        assert!(spec.contains("enum: Follow, Never, TTL"), "{spec}");
+
+        // Through the reference to ObjectMeta, resolved in the same document.
+        let name = k.ok(&["explain", "podeip.metadata.name"]).await?;
+        assert!(name.contains("FIELD: name <string>"), "{name}");
+
+        // Any CRD, any group: the schema is the CRD's.
+        let file = k.file("crontab.yaml", CRONTAB_CRD)?;
+        k.ok(&["apply", "-f", &file]).await?;
+        let cron = k.ok(&["explain", "crontab.spec"]).await?;
+        assert!(cron.contains("GROUP:      stable.example.com"), "{cron}");
+        assert!(cron.contains("When to run (cron syntax)."), "{cron}");
+
+        // The documents kubectl read, keyed as upstream keys them.
+        let http = reqwest::Client::new();
+        let index: serde_json::Value = http
+            .get(format!("{}/openapi/v3", server.url()))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let url = index["paths"]["apis/stable.example.com/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(url.starts_with("/openapi/v3/apis/stable.example.com/v1?hash="), "{index}");
+        assert!(index["paths"].get("api/v1").is_none(), "built-ins have none");
+        let doc: serde_json::Value = http
+            .get(format!("{}{url}", server.url()))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["com.example.stable.v1.CronTab"]["x-kubernetes-group-version-kind"],
+            json!([{"group": "stable.example.com", "version": "v1", "kind": "CronTab"}])
+        );
+        assert_eq!(
+            schemas["com.example.stable.v1.CronTabCollection"]["properties"]["items"]["items"]
+                ["$ref"],
+            "#/components/schemas/com.example.stable.v1.CronTab"
+        );
+        assert_eq!(
+            doc["paths"]["/apis/stable.example.com/v1/crontabs/{name}"]["get"]
+                ["x-kubernetes-group-version-kind"],
+            json!({"group": "stable.example.com", "version": "v1", "kind": "CronTab"})
+        );
+        Ok(())
+    })
+    .await
+}

@@ -18,6 +18,7 @@ use super::auth::{self, Auth};
 use super::convert::View;
 use super::discovery;
 use super::managed::{self, Writer};
+use super::openapi;
 use super::patch::{self, PatchKind};
 use super::rbac::RequestAttributes;
 use super::registry::ResourceType;
@@ -213,7 +214,23 @@ fn route(ctx: &Ctx, segs: &[&str], path: &str) -> Result<HttpResponse, ApiError>
                 )
             }
         }
-        ["openapi", "v3"] => get_only(json!({"paths": {}})),
+        ["openapi", "v3"] => {
+            let store = ctx.shared.lock();
+            let docs: Vec<((String, String), String)> =
+                openapi::custom_group_versions(&store.registry)
+                    .into_iter()
+                    .filter_map(|(g, v)| {
+                        let doc = openapi_doc(&store, &g, &v)?;
+                        Some(((g, v), doc.to_string()))
+                    })
+                    .collect();
+            drop(store);
+            get_only(openapi::discovery(&docs))
+        }
+        ["openapi", "v3", "apis", g, v] => {
+            let doc = openapi_doc(&ctx.shared.lock(), g, v);
+            get_only(doc.ok_or_else(|| ApiError::no_route(path))?)
+        }
         ["api" | "apis"] if discovery::wants_aggregated(&ctx.accept) => {
             if ctx.method != "GET" {
                 return Err(ApiError::method_not_allowed(path));
@@ -242,6 +259,22 @@ fn route(ctx: &Ctx, segs: &[&str], path: &str) -> Result<HttpResponse, ApiError>
         ["apis", g, v, rest @ ..] => resource(ctx, g, v, rest, path),
         _ => Err(ApiError::no_route(path)),
     }
+}
+
+/// The OpenAPI v3 document of a group-version served by CRDs, if any.
+fn openapi_doc(store: &Store, group: &str, version: &str) -> Option<Value> {
+    let kinds: Vec<openapi::CustomKind<'_>> = store
+        .registry
+        .in_group_version(group, version)
+        .filter(|rt| rt.custom)
+        .filter_map(|rt| {
+            Some(openapi::CustomKind {
+                rt,
+                crd: store.crd_of(rt)?,
+            })
+        })
+        .collect();
+    (!kinds.is_empty()).then(|| openapi::group_version_doc(&kinds))
 }
 
 struct Target {

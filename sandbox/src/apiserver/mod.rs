@@ -130,8 +130,10 @@
 //!   admin, unchecked); authorization is RBAC over the stored Roles,
 //!   ClusterRoles and bindings (see `auth` and [`rbac`]), without aggregated
 //!   ClusterRoles, escalation checks or impersonation. `/openapi/v2` is an empty document
-//!   (so kubectl skips client-side validation) and `/openapi/v3` lists no
-//!   paths.
+//!   (so kubectl skips client-side validation); `/openapi/v3` publishes the
+//!   group-versions of CRDs only, each kind's schema taken from its CRD (module
+//!   `openapi`), so `kubectl explain` works for custom resources and not for
+//!   built-in ones.
 //! - Services, service accounts and daemon sets are stored only; RBAC objects
 //!   are enforced for token users.
 
@@ -140,6 +142,7 @@ mod convert;
 mod discovery;
 mod http;
 mod managed;
+mod openapi;
 mod patch;
 mod protobuf;
 pub mod rbac;

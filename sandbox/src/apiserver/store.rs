@@ -1226,8 +1226,8 @@ impl Store {
         out
     }
 
-    /// The structural schema of a custom type's version, if its CRD has one.
-    fn custom_schema(&self, rt: &ResourceType) -> Option<Value> {
+    /// The `CustomResourceDefinition` object that defines a custom type.
+    pub(crate) fn crd_of(&self, rt: &ResourceType) -> Option<&Value> {
         let crd_name = rt.crd_name.as_deref()?;
         let k: Key = (
             "apiextensions.k8s.io".into(),
@@ -1236,8 +1236,12 @@ impl Store {
             String::new(),
             crd_name.into(),
         );
-        self.objects
-            .get(&k)?
+        self.objects.get(&k)
+    }
+
+    /// The structural schema of a custom type's version, if its CRD has one.
+    fn custom_schema(&self, rt: &ResourceType) -> Option<Value> {
+        self.crd_of(rt)?
             .pointer("/spec/versions")?
             .as_array()?
             .iter()
