@@ -351,3 +351,85 @@ async fn a_start_up_failure_is_one_line_and_a_failing_exit() -> anyhow::Result<(
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_eips_up_to_the_quota_and_the_scheduler_configuration_on_request()
+-> anyhow::Result<()> {
+    bounded(async {
+        let dir = tempfile::tempdir()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        let kubeconfig_arg = kubeconfig.to_str().context("utf-8 temp path")?;
+
+        // More named EIPs than the quota: one line saying so, before anything starts.
+        let out = sandbox(&[
+            "--nodes=1",
+            "--named-eips=31",
+            "--eip-quota=30",
+            "--kubeconfig",
+            kubeconfig_arg,
+        ])
+        .output()
+        .await?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(
+            stderr.lines().collect::<Vec<_>>(),
+            [
+                "sandbox: invalid sandbox options: --named-eips 31 is more than the EIP quota 30 \
+              (named EIPs count against it): ask for fewer or raise --eip-quota"
+            ]
+        );
+        assert!(out.stdout.is_empty() && !kubeconfig.exists());
+
+        // Beyond the old cap of 20, within the quota; and the scheduler configuration.
+        let mut child = sandbox(&[
+            "--nodes=1",
+            "--named-eips=25",
+            "--eip-quota=30",
+            "--print-scheduler-config",
+            "--kubeconfig",
+            kubeconfig_arg,
+        ])
+        .spawn()?;
+        let stderr = drain(child.stderr.take().context("stderr is piped")?);
+        let (text, rest) = banner(&mut child).await?;
+        let named: Vec<&str> = field(&text, "named EIPs: ")?.split_whitespace().collect();
+        assert_eq!(named.len(), 25, "{text}");
+        let cloud = field(&text, "eip-cloudsim: ")?
+            .split_whitespace()
+            .next()
+            .context("cloud URL")?
+            .to_string();
+        let eips = cloud_eips(&reqwest::Client::new(), &cloud).await?;
+        assert_eq!(eips.len(), 25, "each one allocated in the cloud: {eips:?}");
+
+        let extender = field(&text, "eip-extender: ")?
+            .trim()
+            .trim_end_matches("/debug/state")
+            .to_string();
+        let (_, yaml) = text
+            .split_once("the scheduler loop runs from this KubeSchedulerConfiguration:\n")
+            .with_context(|| format!("no scheduler configuration in\n{text}"))?;
+        let yaml: String = yaml
+            .lines()
+            .take_while(|l| *l != "Ctrl-C stops it.")
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        let config: Value = serde_saphyr::from_str(&yaml)?;
+        assert_eq!(config["kind"], "KubeSchedulerConfiguration", "{yaml}");
+        assert_eq!(
+            config["extenders"][0]["urlPrefix"].as_str(),
+            Some(extender.as_str()),
+            "the configuration calls the extender the banner names: {yaml}"
+        );
+        assert_eq!(config["extenders"][0]["bindVerb"], "bind", "{yaml}");
+
+        sigterm(&child).await?;
+        let status = exit_of(&mut child, Duration::from_secs(15)).await?;
+        let stderr = stderr.await?;
+        assert!(status.success(), "exit {status:?}; stderr:\n{stderr}");
+        assert!(rest.await?.is_empty());
+        Ok(())
+    })
+    .await
+}

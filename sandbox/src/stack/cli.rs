@@ -41,8 +41,9 @@ pub struct Args {
     /// Let a named EIP bound elsewhere be taken (`allow_eip_rob: "true"`).
     #[arg(long)]
     pub allow_rob: bool,
-    /// EIPs to allocate at start for `k8s.aliyun.com/pod-eip-instanceid`; their ids are printed.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=20))]
+    /// EIPs to allocate at start for `k8s.aliyun.com/pod-eip-instanceid`; their ids are
+    /// printed. They count against --eip-quota, so at most that many.
+    #[arg(long, default_value_t = 1)]
     pub named_eips: u32,
     /// The account's EIP quota in the region.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
@@ -56,6 +57,10 @@ pub struct Args {
     /// Address of eip-extender (verbs, /debug/state); port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0", value_parser = loopback)]
     pub extender_listen: SocketAddr,
+    /// Also print the KubeSchedulerConfiguration the scheduler loop runs from (what
+    /// `eip-extender --print-scheduler-config` prints for the extender's address).
+    #[arg(long)]
+    pub print_scheduler_config: bool,
 }
 
 fn instance_type(s: &str) -> Result<String, String> {
@@ -96,7 +101,8 @@ impl Args {
     pub fn options(&self) -> Result<StackOptions, StackError> {
         if self.named_eips > self.eip_quota {
             return Err(StackError::Invalid(format!(
-                "--named-eips {} is more than the EIP quota {}",
+                "--named-eips {} is more than the EIP quota {} (named EIPs count against it): \
+                 ask for fewer or raise --eip-quota",
                 self.named_eips, self.eip_quota
             )));
         }
@@ -135,10 +141,12 @@ pub struct Banner {
     pub agents: Vec<(String, String)>,
     /// Pre-allocated EIPs.
     pub named_eips: Vec<String>,
+    /// The scheduler loop's `KubeSchedulerConfiguration` (YAML), when it is to be shown.
+    pub scheduler_config: Option<String>,
 }
 
 impl Banner {
-    /// What the running stack shows.
+    /// What the running stack shows (without the scheduler configuration).
     pub fn of(stack: &Stack, kubeconfig: &Path, examples: &Path, eip_enabled: bool) -> Self {
         Banner {
             kubeconfig: kubeconfig.to_path_buf(),
@@ -152,6 +160,7 @@ impl Banner {
             extender_url: stack.extender_url(),
             agents: stack.agent_urls(),
             named_eips: stack.named_eips().to_vec(),
+            scheduler_config: None,
         }
     }
 
@@ -204,6 +213,15 @@ impl Banner {
         if !agents.is_empty() {
             let _ = writeln!(s, "eip-agent: {}", agents.join(", "));
         }
+        if let Some(yaml) = &self.scheduler_config {
+            let _ = writeln!(
+                s,
+                "the scheduler loop runs from this KubeSchedulerConfiguration:"
+            );
+            for line in yaml.lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+        }
         let _ = writeln!(s, "Ctrl-C stops it.");
         s
     }
@@ -229,10 +247,11 @@ pub async fn run(args: Args) -> Result<(), StackError> {
         stack.shutdown().await?;
         return Err(StackError::ApiServer(e));
     }
-    print!(
-        "{}",
-        Banner::of(&stack, &kubeconfig, &examples_dir(), eip_enabled).render()
-    );
+    let mut banner = Banner::of(&stack, &kubeconfig, &examples_dir(), eip_enabled);
+    if args.print_scheduler_config {
+        banner.scheduler_config = Some(stack.scheduler_config_yaml().to_string());
+    }
+    print!("{}", banner.render());
     eip_agent::cli::shutdown_signal().await;
     tracing::info!("stopping");
     stack.shutdown().await
@@ -261,6 +280,7 @@ mod tests {
         assert_eq!(a.zones, vec!["cn-hangzhou-h", "cn-hangzhou-i"]);
         assert_eq!(a.kubeconfig, PathBuf::from("sandbox.kubeconfig"));
         assert_eq!(a.named_eips, 1);
+        assert!(!a.print_scheduler_config, "quiet by default");
         let o = a.options().expect("defaults are valid");
         assert!(o.eip_enabled && !o.allow_rob);
         assert_eq!(o.cloud.eip_quota, 20);
@@ -335,8 +355,24 @@ mod tests {
         let e = a.options().map(|_| ()).unwrap_err().to_string();
         assert_eq!(
             e,
-            "invalid sandbox options: --named-eips 6 is more than the EIP quota 5"
+            "invalid sandbox options: --named-eips 6 is more than the EIP quota 5 \
+             (named EIPs count against it): ask for fewer or raise --eip-quota"
         );
+    }
+
+    #[test]
+    fn named_eips_are_capped_by_the_quota_not_by_a_constant() {
+        let a = parse(&["--named-eips=25", "--eip-quota=30"]).expect("within the quota");
+        assert_eq!(a.options().expect("valid").named_eips, 25);
+        let a = parse(&["--named-eips=30", "--eip-quota=30"]).expect("the whole quota");
+        assert_eq!(a.options().expect("valid").named_eips, 30);
+        let a = parse(&["--named-eips=21"]).expect("each flag is valid");
+        let e = a.options().map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("--named-eips 21 is more than the EIP quota 20"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
     }
 
     #[test]
@@ -364,6 +400,7 @@ mod tests {
                 ("node-2".into(), "http://127.0.0.1:3002".into()),
             ],
             named_eips: vec!["eip-abc".into()],
+            scheduler_config: None,
         };
         assert_eq!(
             b.render(),
@@ -392,6 +429,21 @@ Ctrl-C stops it.
         assert!(
             !text.contains("sed ") && !text.contains("named EIPs"),
             "{text}"
+        );
+        let with_config = Banner {
+            scheduler_config: Some("kind: KubeSchedulerConfiguration\nextenders: []\n".into()),
+            ..off
+        };
+        assert!(
+            with_config.render().ends_with(
+                "the scheduler loop runs from this KubeSchedulerConfiguration:
+  kind: KubeSchedulerConfiguration
+  extenders: []
+Ctrl-C stops it.
+"
+            ),
+            "{}",
+            with_config.render()
         );
     }
 }

@@ -206,6 +206,7 @@ pub struct Stack {
     scheduler: RunningScheduler,
     workloads: RunningWorkloads,
     named_eips: Vec<String>,
+    scheduler_config_yaml: String,
 }
 
 impl std::fmt::Debug for Stack {
@@ -255,7 +256,17 @@ impl Stack {
             .map_err(kube_err("create the eni-config ConfigMap"))?;
 
         let control_cloud = cloud_client(&opts.cloud, &cloud.url(), None)?;
-        let named_eips = allocate_named_eips(control_cloud.as_ref(), opts.named_eips).await?;
+        // Named EIPs stand for EIPs the account already holds: they are allocated with the
+        // API's rate limits lifted, so that any number up to the quota starts at once.
+        cloud.admin().set_rate_limits(eip_cloudsim::RateLimits {
+            enabled: false,
+            ..opts.cloud.rate_limits.clone()
+        });
+        let named_eips = allocate_named_eips(control_cloud.as_ref(), opts.named_eips).await;
+        cloud
+            .admin()
+            .set_rate_limits(opts.cloud.rate_limits.clone());
+        let named_eips = named_eips?;
 
         let admin = cloud.admin();
         let mut sims = Vec::new();
@@ -270,8 +281,9 @@ impl Stack {
             sims.push((cfg, sim));
         }
 
-        let (extender, scheduler_config) =
+        let (extender, scheduler_config_yaml) =
             start_extender(&opts, &client, &cloud, control_cloud).await?;
+        let scheduler_config = SchedulerConfig::from_yaml(&scheduler_config_yaml)?;
 
         let mut nodes = Vec::new();
         for (cfg, sim) in sims {
@@ -322,6 +334,7 @@ impl Stack {
             scheduler,
             workloads,
             named_eips,
+            scheduler_config_yaml,
         })
     }
 
@@ -366,6 +379,12 @@ impl Stack {
     /// The EIPs pre-allocated for `pod-eip-instanceid`.
     pub fn named_eips(&self) -> &[String] {
         &self.named_eips
+    }
+
+    /// The `KubeSchedulerConfiguration` (YAML) the scheduler loop runs from: the one the
+    /// extender prints for its own URL.
+    pub fn scheduler_config_yaml(&self) -> &str {
+        &self.scheduler_config_yaml
     }
 
     /// Whether every agent has finished its start-up pass.
@@ -422,14 +441,14 @@ async fn allocate_named_eips(cloud: &dyn Cloud, count: u32) -> Result<Vec<String
     Ok(ids)
 }
 
-/// Starts the extender on the emulator's region and quota, and reads back the
-/// `KubeSchedulerConfiguration` it prints for its own URL, as an operator would.
+/// Starts the extender on the emulator's region and quota, and returns the
+/// `KubeSchedulerConfiguration` it prints for its own URL, as an operator would read it.
 async fn start_extender(
     opts: &StackOptions,
     client: &Client,
     sim: &RunningSim,
     cloud: Arc<dyn Cloud>,
-) -> Result<(RunningExtender, SchedulerConfig), StackError> {
+) -> Result<(RunningExtender, String), StackError> {
     let mut settings = eip_extender::Settings {
         listen: opts.extender_listen,
         region: opts.cloud.region_id.clone(),
@@ -445,12 +464,18 @@ async fn start_extender(
     let yaml = settings
         .scheduler_config_yaml()
         .map_err(StackError::Extender)?;
-    Ok((extender, SchedulerConfig::from_yaml(&yaml)?))
+    Ok((extender, yaml))
 }
 
 fn validate(opts: &StackOptions) -> Result<(), StackError> {
     if opts.nodes.is_empty() {
         return Err(StackError::Invalid("at least one node is needed".into()));
+    }
+    if opts.named_eips > opts.cloud.eip_quota {
+        return Err(StackError::Invalid(format!(
+            "{} named EIPs are more than the EIP quota {} they count against",
+            opts.named_eips, opts.cloud.eip_quota
+        )));
     }
     let zones = zones_of(&opts.cloud);
     for n in &opts.nodes {
