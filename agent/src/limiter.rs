@@ -338,6 +338,12 @@ impl Cloud for AdaptiveCloud {
     ) -> Result<Vec<VSwitch>, Error> {
         self.inner.describe_vswitches(args).await
     }
+    async fn describe_common_bandwidth_packages(
+        &self,
+        args: &eip_cloud::args::DescribeBandwidthPackagesArgs,
+    ) -> Result<Vec<eip_cloud::model::CommonBandwidthPackage>, Error> {
+        self.inner.describe_common_bandwidth_packages(args).await
+    }
     async fn describe_network_interfaces(
         &self,
         args: &DescribeNetworkInterfacesArgs,

@@ -435,6 +435,24 @@ impl DescribeVSwitchesArgs {
     }
 }
 
+/// DescribeCommonBandwidthPackages filters (pages followed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DescribeBandwidthPackagesArgs {
+    /// `cbwp-...`: only this one.
+    pub bandwidth_package_id: Option<String>,
+}
+
+impl DescribeBandwidthPackagesArgs {
+    /// The RPC parameters of one page (50 a page, the API's maximum).
+    pub fn to_params(&self, page_number: u32) -> Params {
+        let mut p = Params::new();
+        p.push_opt("BandwidthPackageId", self.bandwidth_package_id.as_ref());
+        p.push("PageNumber", page_number.to_string())
+            .push("PageSize", "50");
+        p
+    }
+}
+
 /// DescribeNetworkInterfaces filters (ids sent 100 at a time, pages followed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DescribeNetworkInterfacesArgs {

@@ -787,6 +787,31 @@ impl Cloud for AliyunClient {
         .await
     }
 
+    async fn describe_common_bandwidth_packages(
+        &self,
+        args: &crate::args::DescribeBandwidthPackagesArgs,
+    ) -> Result<Vec<crate::model::CommonBandwidthPackage>, Error> {
+        let mut out = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let resp: crate::model::DescribeCommonBandwidthPackagesResponse = self
+                .call(
+                    Product::Vpc,
+                    "DescribeCommonBandwidthPackages",
+                    args.to_params(page),
+                )
+                .await?;
+            let n = resp
+                .common_bandwidth_packages
+                .common_bandwidth_package
+                .len();
+            out.extend(resp.common_bandwidth_packages.common_bandwidth_package);
+            if n < 50 || (resp.total_count > 0 && out.len() as i64 >= resp.total_count) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     async fn describe_vswitches(
         &self,
         args: &DescribeVSwitchesArgs,

@@ -78,6 +78,12 @@ pub trait Cloud: Send + Sync + std::fmt::Debug {
         args: &BandwidthPackageIpArgs,
     ) -> Result<RequestIdResponse, Error>;
 
+    /// VPC DescribeCommonBandwidthPackages: every match, pages followed to the end.
+    async fn describe_common_bandwidth_packages(
+        &self,
+        args: &crate::args::DescribeBandwidthPackagesArgs,
+    ) -> Result<Vec<crate::model::CommonBandwidthPackage>, Error>;
+
     /// VPC DescribeVSwitches: every match, pages followed to the end.
     async fn describe_vswitches(&self, args: &DescribeVSwitchesArgs)
     -> Result<Vec<VSwitch>, Error>;

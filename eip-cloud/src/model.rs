@@ -333,6 +333,59 @@ pub struct TagResource {
     pub tag_value: String,
 }
 
+/// Mirrors `DescribeCommonBandwidthPackagesResponseBody` (VPC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeCommonBandwidthPackagesResponse {
+    /// The request id.
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub request_id: String,
+    /// Total matches.
+    #[serde(deserialize_with = "crate::lenient::int")]
+    pub total_count: i64,
+    /// This page (1-based).
+    #[serde(deserialize_with = "crate::lenient::int")]
+    pub page_number: i64,
+    /// Page size.
+    #[serde(deserialize_with = "crate::lenient::int")]
+    pub page_size: i64,
+    /// This page.
+    pub common_bandwidth_packages: CommonBandwidthPackages,
+}
+
+/// Mirrors `DescribeCommonBandwidthPackagesResponseBodyCommonBandwidthPackages`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CommonBandwidthPackages {
+    /// The packages.
+    pub common_bandwidth_package: Vec<CommonBandwidthPackage>,
+}
+
+/// Mirrors `DescribeCommonBandwidthPackagesResponseBodyCommonBandwidthPackagesCommonBandwidthPackage`
+/// (the fields kube-eip reads).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CommonBandwidthPackage {
+    /// `cbwp-...`.
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub bandwidth_package_id: String,
+    /// `Available`, `Modifying`, ...
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub status: String,
+    /// Peak bandwidth, Mbit/s (a string on the wire).
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub bandwidth: String,
+    /// Name.
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub name: String,
+    /// Line type.
+    #[serde(rename = "ISP", deserialize_with = "crate::lenient::string")]
+    pub isp: String,
+    /// Region.
+    #[serde(deserialize_with = "crate::lenient::string")]
+    pub region_id: String,
+}
+
 /// Mirrors `DescribeVSwitchesResponseBody` (VPC).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]

@@ -454,6 +454,12 @@ mod tests {
         ) -> Result<Vec<VSwitch>, Error> {
             unsupported()
         }
+        async fn describe_common_bandwidth_packages(
+            &self,
+            _: &crate::args::DescribeBandwidthPackagesArgs,
+        ) -> Result<Vec<crate::model::CommonBandwidthPackage>, Error> {
+            unsupported()
+        }
         async fn describe_network_interfaces(
             &self,
             _: &DescribeNetworkInterfacesArgs,

@@ -376,6 +376,13 @@ pub enum Rejection<'a> {
         /// Region.
         region: &'a str,
     },
+    /// The shared bandwidth package the pod's new EIP should join does not exist.
+    BandwidthPackageMissing {
+        /// `cbwp-...`.
+        id: &'a str,
+        /// Region.
+        region: &'a str,
+    },
     /// The named EIP is bound elsewhere and `allow_eip_rob` is off.
     NamedEipInUse {
         /// Allocation id.
@@ -473,6 +480,10 @@ impl fmt::Display for Rejection<'_> {
             Rejection::NamedEipMissing { id, region } => write!(
                 f,
                 "EIP {id} does not exist in {region}; check the pod-eip-instanceid annotation"
+            ),
+            Rejection::BandwidthPackageMissing { id, region } => write!(
+                f,
+                "shared bandwidth package {id} does not exist in {region}; check the eip-common-bandwidth-package-id annotation"
             ),
             Rejection::NamedEipInUse { id, by } => {
                 write!(f, "EIP {id} is bound to ")?;

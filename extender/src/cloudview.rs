@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use eip_cloud::Cloud;
-use eip_cloud::args::{DescribeEipArgs, DescribeVSwitchesArgs};
+use eip_cloud::args::{DescribeBandwidthPackagesArgs, DescribeEipArgs, DescribeVSwitchesArgs};
 
 use crate::state::{CloudView, ClusterState, EipFacts};
 
@@ -56,6 +56,17 @@ pub async fn fetch(
         };
         switches = cloud.describe_vswitches(&args).await?;
     }
+    // Not fatal: a RAM policy without DescribeCommonBandwidthPackages only skips the check.
+    let bandwidth_packages = match cloud
+        .describe_common_bandwidth_packages(&DescribeBandwidthPackagesArgs::default())
+        .await
+    {
+        Ok(list) => Some(list.into_iter().map(|p| p.bandwidth_package_id).collect()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list shared bandwidth packages; pods naming one are not checked");
+            None
+        }
+    };
     let mut zone_free_ips: HashMap<String, u64> = HashMap::new();
     for v in switches {
         let free = u64::try_from(v.available_ip_address_count).unwrap_or(0);
@@ -65,6 +76,7 @@ pub async fn fetch(
         region: cloud.region_id().to_string(),
         eips,
         zone_free_ips,
+        bandwidth_packages,
         fetched_at: Some(SystemTime::now()),
     })
 }

@@ -44,11 +44,13 @@ pub enum ReasonKind {
     HostNetworkEip,
     /// The pod asks for an EIP but the feature is off in eni-config.
     EipDisabled,
+    /// The shared bandwidth package the new EIP should join does not exist.
+    BandwidthPackageMissing,
 }
 
 impl ReasonKind {
     /// Every kind, for metric pre-registration and tests.
-    pub const ALL: [ReasonKind; 12] = [
+    pub const ALL: [ReasonKind; 13] = [
         ReasonKind::NodeFull,
         ReasonKind::ZoneExhausted,
         ReasonKind::CapacityUnknown,
@@ -61,6 +63,7 @@ impl ReasonKind {
         ReasonKind::InvalidAnnotations,
         ReasonKind::HostNetworkEip,
         ReasonKind::EipDisabled,
+        ReasonKind::BandwidthPackageMissing,
     ];
 
     /// Stable snake_case label.
@@ -78,6 +81,7 @@ impl ReasonKind {
             ReasonKind::InvalidAnnotations => "invalid_annotations",
             ReasonKind::HostNetworkEip => "host_network_eip",
             ReasonKind::EipDisabled => "eip_disabled",
+            ReasonKind::BandwidthPackageMissing => "bandwidth_package_missing",
         }
     }
 }
@@ -110,6 +114,7 @@ impl Rejection {
             R::HostNetworkEip => ReasonKind::HostNetworkEip,
             R::QuotaReached { .. } => ReasonKind::QuotaReached,
             R::NamedEipMissing { .. } => ReasonKind::NamedEipMissing,
+            R::BandwidthPackageMissing { .. } => ReasonKind::BandwidthPackageMissing,
             R::NamedEipInUse { .. } => ReasonKind::NamedEipInUse,
             R::NamedEipBusy { .. } => ReasonKind::NamedEipBusy,
             R::UnknownCapacity { .. } => ReasonKind::CapacityUnknown,
@@ -232,13 +237,24 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
             ));
         }
     };
+    let new_eip = demand == EipDemand::New;
     let demand = PodDemand {
         host_network: pod.host_network,
         eip: demand,
     };
-    capacity::check_pod(&demand, &region)
-        .err()
-        .map(|r| Rejection::from_core(&r))
+    if let Err(r) = capacity::check_pod(&demand, &region) {
+        return Some(Rejection::from_core(&r));
+    }
+    // A new EIP that would join a shared bandwidth package that does not exist: the
+    // agent's AddCommonBandwidthPackageIp would fail after the EIP was allocated.
+    let package = pod.bandwidth_package.as_deref().filter(|_| new_eip)?;
+    let known = state.cloud.as_ref()?.bandwidth_packages.as_ref()?;
+    (!known.contains(package)).then(|| {
+        Rejection::from_core(&capacity::Rejection::BandwidthPackageMissing {
+            id: package,
+            region: region.region,
+        })
+    })
 }
 
 /// Free IPs per zone, copied once per request into a short list (a cluster has a handful
@@ -460,6 +476,7 @@ mod tests {
             region: "cn-hangzhou".into(),
             eips,
             zone_free_ips: HashMap::from([("a".to_string(), 100), ("b".to_string(), 0)]),
+            bandwidth_packages: Some(["cbwp-1".to_string()].into()),
             fetched_at: None,
         });
         s.apply_node(
@@ -666,6 +683,27 @@ mod tests {
                     Class::Unresolvable,
                     "the EIP feature is off; set \"enable_eip_pool\": \"true\"",
                 )),
+            },
+            Case {
+                what: "a shared bandwidth package that does not exist",
+                state: world(0, false),
+                pod: pod("p")
+                    .with_eip()
+                    .bandwidth_package("cbwp-missing")
+                    .build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::BandwidthPackageMissing,
+                    Class::Unresolvable,
+                    "shared bandwidth package cbwp-missing does not exist in cn-hangzhou; check the eip-common-bandwidth-package-id annotation",
+                )),
+            },
+            Case {
+                what: "a shared bandwidth package that exists",
+                state: world(0, false),
+                pod: pod("p").with_eip().bandwidth_package("cbwp-1").build(),
+                node: "n1",
+                want: None,
             },
             Case {
                 what: "feature off: plain pod unaffected",

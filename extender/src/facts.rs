@@ -17,21 +17,21 @@ pub fn eip_need(annotations: &BTreeMap<String, String>) -> EipNeed {
     eip_request(annotations).0
 }
 
-/// What a pod's annotations ask for, and whether the EIP outlives the pod (release
-/// strategy other than `Follow`).
-fn eip_request(annotations: &BTreeMap<String, String>) -> (EipNeed, bool) {
+/// What a pod's annotations ask for, whether the EIP outlives the pod (release strategy
+/// other than `Follow`), and the shared bandwidth package a new EIP joins.
+fn eip_request(annotations: &BTreeMap<String, String>) -> (EipNeed, bool, Option<String>) {
     if !has_eip_annotations(annotations) {
-        return (EipNeed::None, false);
+        return (EipNeed::None, false, None);
     }
     match EipRequest::from_annotations(annotations) {
-        Ok(None) => (EipNeed::None, false),
+        Ok(None) => (EipNeed::None, false, None),
         Ok(Some(req)) => {
             let kept = req.release_strategy != ReleaseStrategy::Follow;
-            let need = match req.source {
-                EipSource::Allocate => EipNeed::Auto,
-                EipSource::Existing(id) => EipNeed::Named(id.as_str().into()),
+            let (need, package) = match req.source {
+                EipSource::Allocate => (EipNeed::Auto, req.common_bandwidth_package_id),
+                EipSource::Existing(id) => (EipNeed::Named(id.as_str().into()), None),
             };
-            (need, kept)
+            (need, kept, package)
         }
         Err(errors) => (
             EipNeed::Invalid(
@@ -43,6 +43,7 @@ fn eip_request(annotations: &BTreeMap<String, String>) -> (EipNeed, bool) {
                     .into(),
             ),
             false,
+            None,
         ),
     }
 }
@@ -65,7 +66,7 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
     let empty = BTreeMap::new();
     let annotations = meta.annotations.as_ref().unwrap_or(&empty);
     let spec = p.spec.as_ref();
-    let (eip, eip_kept) = eip_request(annotations);
+    let (eip, eip_kept, bandwidth_package) = eip_request(annotations);
     Some(PodFacts {
         uid,
         namespace: meta.namespace.clone().unwrap_or_default(),
@@ -78,6 +79,7 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
         eip,
         allocated_eip: allocated_id(annotations),
         eip_kept,
+        bandwidth_package,
     })
 }
 

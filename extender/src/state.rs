@@ -95,6 +95,8 @@ pub struct PodFacts {
     pub allocated_eip: Option<String>,
     /// Its EIP outlives it (release strategy `Never` or a duration); `false` for `Follow`.
     pub eip_kept: bool,
+    /// The shared bandwidth package its new EIP joins (`eip-common-bandwidth-package-id`).
+    pub bandwidth_package: Option<String>,
 }
 
 /// Compact stored pod (the uid is the map key).
@@ -227,6 +229,8 @@ pub struct CloudView {
     pub eips: HashMap<String, EipFacts>,
     /// Free IPs per zone, summed over the zone's vSwitches (zones without vSwitches absent).
     pub zone_free_ips: HashMap<String, u64>,
+    /// The region's shared bandwidth packages (`None`: not known, not checked).
+    pub bandwidth_packages: Option<std::collections::HashSet<String>>,
     /// When it was fetched.
     pub fetched_at: Option<SystemTime>,
 }
@@ -483,6 +487,8 @@ impl ClusterState {
             eip: p.eip.clone(),
             allocated_eip: p.allocated_eip.as_deref().map(str::to_string),
             eip_kept: p.eip_kept,
+            // not kept per pod: only the pod being scheduled is checked
+            bandwidth_package: None,
         })
     }
 

@@ -89,6 +89,7 @@ pub fn pod(name: &str) -> PodBuilder {
         eip: EipNeed::None,
         allocated_eip: None,
         eip_kept: false,
+        bandwidth_package: None,
     })
 }
 
@@ -97,6 +98,12 @@ pub fn pod(name: &str) -> PodBuilder {
 pub struct PodBuilder(PodFacts);
 
 impl PodBuilder {
+    /// Its new EIP joins this shared bandwidth package.
+    pub fn bandwidth_package(mut self, id: &str) -> Self {
+        self.0.bandwidth_package = Some(id.to_string());
+        self
+    }
+
     /// Ask for a new EIP.
     pub fn with_eip(mut self) -> Self {
         self.0.eip = EipNeed::Auto;

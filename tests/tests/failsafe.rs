@@ -315,10 +315,11 @@ async fn a_robbed_pod_learns_of_it_at_once() -> anyhow::Result<()> {
     .await
 }
 
-/// Issue 10, 2: a bandwidth package that does not exist is a permanent error: the EIP
-/// allocated for the pod is released (nothing stays billed), the PodEIP says Failed with
-/// the cloud's words and the fix, one Warning, the condition False, and the next tries
-/// back off (doubling) instead of calling every retry interval.
+/// Issue 10, 2: a bandwidth package that does not exist: the extender refuses the pod
+/// before anything is allocated; placed without the extender, it is a permanent error for
+/// the agent: the EIP allocated for the pod is released (nothing stays billed), the PodEIP
+/// says Failed with the cloud's words and the fix, one Warning, the condition False, and
+/// the next tries back off (doubling) instead of calling every retry interval.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Result<()> {
     bounded(async {
@@ -331,9 +332,25 @@ async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Re
         let package = eip_core::annotations::SETTING_COMMON_BANDWIDTH_PACKAGE_ID.keys[0];
         pods.create(
             &PostParams::default(),
+            &pod("sched").with_eip().annotation(package, "cbwp-missing").build()?,
+        )
+        .await?;
+        unschedulable_with(
+            &client,
+            "sched",
+            "shared bandwidth package cbwp-missing does not exist in cn-hangzhou; check the eip-common-bandwidth-package-id annotation",
+        )
+        .await?;
+        assert_eq!(admin.call_count("AllocateEipAddress"), 0);
+        pods.delete("sched", &DeleteParams::default()).await?;
+
+        // placed by hand, past the extender
+        pods.create(
+            &PostParams::default(),
             &pod("game")
                 .with_eip()
                 .annotation(package, "cbwp-missing")
+                .on("node-1")
                 .build()?,
         )
         .await?;

@@ -23,6 +23,7 @@ pub const ACTIONS: &[&str] = &[
     "ListTagResources",
     "AddCommonBandwidthPackageIp",
     "RemoveCommonBandwidthPackageIp",
+    "DescribeCommonBandwidthPackages",
     "DescribeVSwitches",
 ];
 
@@ -199,6 +200,7 @@ pub fn handle(
             st.add_to_package(pkg, ip, now)?;
             ok(rid)
         }
+        "DescribeCommonBandwidthPackages" => describe_bandwidth_packages(st, p, rid),
         "RemoveCommonBandwidthPackageIp" => {
             let pkg = p.required("BandwidthPackageId")?;
             let ip = p.required("IpInstanceId")?;
@@ -415,6 +417,43 @@ fn render_eip(
         },
         ..Default::default()
     }
+}
+
+fn describe_bandwidth_packages(st: &SimState, p: &Params, rid: &str) -> Result<Value, ApiError> {
+    let page_number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
+    let page_size = p.u32_in("PageSize", 10, 1, 50)?;
+    let all: Vec<model::CommonBandwidthPackage> = st
+        .bandwidth_packages
+        .values()
+        .filter(|b| {
+            p.get("BandwidthPackageId")
+                .is_none_or(|id| id == b.bandwidth_package_id)
+        })
+        .map(|b| model::CommonBandwidthPackage {
+            bandwidth_package_id: b.bandwidth_package_id.clone(),
+            status: "Available".into(),
+            bandwidth: b.bandwidth.to_string(),
+            name: String::new(),
+            isp: "BGP".into(),
+            region_id: st.region_id.clone(),
+        })
+        .collect();
+    let total = all.len();
+    let offset = (page_number as usize - 1).saturating_mul(page_size as usize);
+    let items = all
+        .into_iter()
+        .skip(offset)
+        .take(page_size as usize)
+        .collect();
+    to_value(&model::DescribeCommonBandwidthPackagesResponse {
+        request_id: rid.to_string(),
+        total_count: total as i64,
+        page_number: i64::from(page_number),
+        page_size: i64::from(page_size),
+        common_bandwidth_packages: model::CommonBandwidthPackages {
+            common_bandwidth_package: items,
+        },
+    })
 }
 
 fn describe_vswitches(st: &SimState, p: &Params, rid: &str) -> Result<Value, ApiError> {
