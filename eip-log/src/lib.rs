@@ -3,8 +3,9 @@
 //! In: the binary's `--log-format` ([`LogFormat`], a clap value), whether stderr is a
 //! terminal, `NO_COLOR` and `RUST_LOG`. Out: one tracing subscriber writing to stderr,
 //! human-readable text (coloured only on a terminal and never with `NO_COLOR`) or one JSON
-//! object per line ([`init`]); and [`chain`], an error with its causes as one line
-//! (`a: b: c`), for log fields and for messages printed on exit.
+//! object per line ([`init`]); [`chain`], an error with its causes as one line
+//! (`a: b: c`), for log fields and for messages printed on exit; and [`exit_code`], which
+//! logs the error a binary's run ended with and turns it into the exit code.
 
 use std::error::Error;
 use std::ffi::OsStr;
@@ -54,25 +55,51 @@ where
 
 /// Install the process's subscriber: `format` on stderr, filtered by `RUST_LOG` (or
 /// `default_filter` when it is unset or invalid), coloured as [`colour`] decides for
-/// stderr. Records of the `log` crate (actix) are included. Fails when a subscriber is
-/// already installed.
-pub fn init(format: LogFormat, default_filter: &str) -> Result<(), TryInitError> {
+/// stderr. Records of the `log` crate (actix) are included. Once per process: a second
+/// call leaves the first subscriber in place.
+pub fn init(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let colour = colour(
         std::io::stderr().is_terminal(),
         std::env::var_os("NO_COLOR").as_deref(),
     );
-    subscriber(format, colour, filter, std::io::stderr).try_init()
+    // the only failure is a subscriber already installed, which then stays
+    let _already: Result<(), TryInitError> =
+        subscriber(format, colour, filter, std::io::stderr).try_init();
 }
+
+/// What a binary's `main` returns after its run (a `Result<(), E>` with `E: Error`):
+/// success, or failure once the error has been logged with its causes, at error level, as
+/// `error` = [`chain`] with the message `{binary} stopped`. A macro, so that the line's
+/// target is the binary's own (`RUST_LOG=eip_agent=info` still shows it):
+/// `eip_log::exit_code!("eip-agent", eip_agent::cli::run(args).await)`.
+#[macro_export]
+macro_rules! exit_code {
+    ($binary:literal, $result:expr) => {
+        match $result {
+            ::std::result::Result::Ok(()) => ::std::process::ExitCode::SUCCESS,
+            ::std::result::Result::Err(e) => {
+                $crate::__tracing::error!(
+                    error = %$crate::chain(&e),
+                    ::std::concat!($binary, " stopped")
+                );
+                ::std::process::ExitCode::FAILURE
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 /// An error and its causes as one line, `a: b: c`: see [`chain`].
 #[derive(Debug, Clone, Copy)]
 pub struct Chain<'a>(&'a (dyn Error + 'a));
 
 /// `err` and each of its [`source`](Error::source)s, joined by `": "`. A cause whose text
-/// the message before it already ends with (an error that prints its cause itself) is not
-/// repeated, and an empty one is skipped. Log it as `error = %eip_log::chain(&e)`.
+/// the message before it already contains as whole words (an error that prints its cause
+/// itself) is not repeated, and an empty one is skipped. Log it as `error = %eip_log::chain(&e)`.
 pub fn chain<'a>(err: &'a (dyn Error + 'a)) -> Chain<'a> {
     Chain(err)
 }
@@ -84,7 +111,7 @@ impl fmt::Display for Chain<'_> {
         let mut next = self.0.source();
         while let Some(cause) = next {
             let text = cause.to_string();
-            if !before.ends_with(&text) {
+            if !mentions(&before, &text) {
                 write!(f, ": {text}")?;
             }
             before = text;
@@ -92,6 +119,16 @@ impl fmt::Display for Chain<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether `text` is empty or appears in `message` not as part of a longer word.
+fn mentions(message: &str, text: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.is_empty()
+        || message.match_indices(text).any(|(at, _)| {
+            let (head, tail) = message.split_at(at);
+            !word(head.chars().next_back()) && !word(tail[text.len()..].chars().next())
+        })
 }
 
 /// Log lines kept in memory, for tests: the writer half of [`capture`].
@@ -172,6 +209,15 @@ mod tests {
                 "failed to call X: timed out",
             ),
             (e("a: b: c", Some(e("b: c", Some(e("c", None))))), "a: b: c"),
+            (
+                e(
+                    "failed (timed out) twice",
+                    Some(e("timed out", Some(e("c", None)))),
+                ),
+                "failed (timed out) twice: c",
+            ),
+            // ... as whole words only
+            (e("bad request", Some(e("a", None))), "bad request: a"),
             // an empty cause adds nothing
             (e("a", Some(e("", Some(e("c", None))))), "a: c"),
         ] {
@@ -179,6 +225,21 @@ mod tests {
         }
         let io = std::io::Error::other(e("outer", Some(e("inner", None))));
         assert_eq!(chain(&io).to_string(), "outer: inner");
+    }
+
+    #[test]
+    fn a_failed_run_exits_1_after_logging_its_chain() {
+        use std::process::ExitCode;
+        // the line's target is the caller's module, as RUST_LOG names it
+        let (out, _guard) = capture(LogFormat::Text, "eip_log::tests=error");
+        let ok: Result<(), E> = Ok(());
+        assert_eq!(exit_code!("eip-test", ok), ExitCode::SUCCESS);
+        assert_eq!(out.text(), "");
+        let failed = exit_code!("eip-test", Err(e("a", Some(e("b", None)))));
+        assert_eq!(failed, ExitCode::FAILURE);
+        let text = out.text();
+        assert!(text.contains("ERROR eip_log::tests:"), "{text}");
+        assert!(text.contains("eip-test stopped error=a: b"), "{text}");
     }
 
     #[test]
