@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
     let body5000 = synthetic::names_request(5_000);
     g.bench_function("handler/filter 5000 names (parse, decide, encode)", |b| {
         b.iter(|| {
-            let out = app.filter_body(black_box(&body5000));
+            let out = app.filter_body(black_box(&body5000)).answer;
             black_box(serde_json::to_vec(&out).unwrap_or_default())
         })
     });
@@ -52,18 +52,24 @@ fn bench(c: &mut Criterion) {
     let body500 = synthetic::names_request(500);
     g.bench_function("handler/filter 500 names", |b| {
         b.iter(|| {
-            let out = app.filter_body(black_box(&body500));
+            let out = app.filter_body(black_box(&body500)).answer;
             black_box(serde_json::to_vec(&out).unwrap_or_default())
         })
     });
     g.bench_function("handler/prioritize 500 names", |b| {
-        b.iter(|| black_box(app.prioritize_body(black_box(&body500)).map(|v| v.len())))
+        b.iter(|| {
+            black_box(
+                app.prioritize_body(black_box(&body500))
+                    .answer
+                    .map(|v| v.len()),
+            )
+        })
     });
 
     let full500 = synthetic::nodes_request(500);
     g.bench_function("handler/filter 500 full nodes (~6 MiB)", |b| {
         b.iter(|| {
-            let out = app.filter_body(black_box(&full500));
+            let out = app.filter_body(black_box(&full500)).answer;
             black_box(serde_json::to_vec(&out).unwrap_or_default())
         })
     });

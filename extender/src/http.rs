@@ -1,7 +1,9 @@
 //! The actix-web adapter: scheduler verbs under a configurable prefix, and the operational
 //! endpoints. Handlers parse, take the view's read lock for the pure decision, and
 //! answer; semantic failures of filter and bind are answered 200 with `Error` (the
-//! scheduler ignores the body of any other status).
+//! scheduler ignores the body of any other status). Every other error answer is one
+//! sentence of `text/plain`; a method a path does not serve gets 405 with `Allow`. Each
+//! refusal of a pod is logged once, at info, with the pod and the reason.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use eip_core::capacity::Victim;
 use eip_core::extender::{
@@ -95,9 +97,33 @@ impl AppState {
     }
 }
 
+/// A verb's answer with the pod the request was about, so the handler can say whom it
+/// refused.
+#[derive(Debug)]
+pub struct ForPod<T> {
+    /// The pod as `namespace/name`; `None` when the request named none that could be read.
+    pub pod: Option<String>,
+    /// What the handler answers.
+    pub answer: T,
+}
+
+/// Log, once and at info, that `verb` refused (or failed) `pod` and why.
+fn log_refusal(verb: &str, pod: Option<&str>, reason: &str) {
+    tracing::info!(verb, pod, reason, "refused the pod");
+}
+
+/// `namespace/name` of a pod in a request, when it has a name.
+fn pod_key(pod: &Pod) -> Option<String> {
+    let m = &pod.metadata;
+    let namespace = m.namespace.as_deref().unwrap_or_default();
+    m.name.as_deref().map(|name| format!("{namespace}/{name}"))
+}
+
 /// A parsed filter/prioritize request; full-Nodes items are borrowed from the body.
 struct Parsed<'b> {
     pod: PodFacts,
+    /// The pod as `namespace/name`.
+    who: Option<String>,
     mode: Mode<'b>,
 }
 
@@ -129,11 +155,31 @@ impl AppState {
     /// Parse a filter/prioritize body. The body is read once, validating all of it, with
     /// the node items borrowed rather than copied; of each item only `metadata.name` is
     /// read again, except for nodes the view does not know, whose facts come from the item.
-    fn parse_args<'b>(&self, body: &'b [u8], verb: &str) -> Result<Parsed<'b>, String> {
-        let args: ExtenderArgsRef<'b> =
-            serde_json::from_slice(body).map_err(|e| format!("malformed {verb} request: {e}"))?;
-        let pod = pod_facts(&args.pod, verb)?;
-        let mode = match (args.nodes, args.node_names) {
+    /// A refusal names the pod when the request did.
+    fn parse_args<'b>(&self, body: &'b [u8], verb: &str) -> Result<Parsed<'b>, ForPod<String>> {
+        let args: ExtenderArgsRef<'b> = serde_json::from_slice(body).map_err(|e| ForPod {
+            pod: None,
+            answer: format!("malformed {verb} request: {e}"),
+        })?;
+        let who = pod_key(&args.pod);
+        let refused = |answer| ForPod {
+            pod: who.clone(),
+            answer,
+        };
+        let pod = pod_facts(&args.pod, verb).map_err(refused)?;
+        let mode = self
+            .parse_nodes(args.nodes, args.node_names, verb)
+            .map_err(refused)?;
+        Ok(Parsed { pod, who, mode })
+    }
+
+    fn parse_nodes<'b>(
+        &self,
+        nodes: Option<NodeListRef<'b>>,
+        node_names: Option<Vec<String>>,
+        verb: &str,
+    ) -> Result<Mode<'b>, String> {
+        let mode = match (nodes, node_names) {
             (Some(_), Some(_)) => {
                 return Err(format!(
                     "{verb} request carries both Nodes and NodeNames; set nodeCacheCapable consistently in the scheduler configuration"
@@ -168,7 +214,7 @@ impl AppState {
                 Mode::Nodes(out)
             }
         };
-        Ok(Parsed { pod, mode })
+        Ok(mode)
     }
 
     fn verdicts(&self, st: &ClusterState, p: &Parsed<'_>) -> Vec<NodeVerdict> {
@@ -186,13 +232,22 @@ impl AppState {
 
     /// The whole filter call on a body: what the handler answers (always HTTP 200). Passing
     /// full nodes are borrowed from `body`.
-    pub fn filter_body<'b>(&self, body: &'b [u8]) -> FilterReply<'b> {
+    pub fn filter_body<'b>(&self, body: &'b [u8]) -> ForPod<FilterReply<'b>> {
         let parsed = match self.parse_args(body, "filter") {
             Ok(p) => p,
-            Err(e) => return FilterReply::error(e),
+            Err(e) => {
+                return ForPod {
+                    pod: e.pod,
+                    answer: FilterReply::error(e.answer),
+                };
+            }
         };
+        let pod = parsed.who.clone();
         if let Err(why) = self.synced() {
-            return FilterReply::error(why);
+            return ForPod {
+                pod,
+                answer: FilterReply::error(why),
+            };
         }
         let verdicts = {
             let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
@@ -246,20 +301,36 @@ impl AppState {
                 self.metrics.rejected_many(*k, c);
             }
         }
-        FilterReply {
-            nodes,
-            node_names,
-            failed_nodes: failed,
-            failed_and_unresolvable_nodes: unresolvable,
-            error: String::new(),
+        ForPod {
+            pod,
+            answer: FilterReply {
+                nodes,
+                node_names,
+                failed_nodes: failed,
+                failed_and_unresolvable_nodes: unresolvable,
+                error: String::new(),
+            },
         }
     }
 
     /// The prioritize call on a body.
-    pub fn prioritize_body(&self, body: &[u8]) -> Result<Vec<HostPriority>, (StatusCode, String)> {
-        let parsed = self
-            .parse_args(body, "prioritize")
-            .map_err(|e| (StatusCode::BAD_REQUEST, e))?;
+    pub fn prioritize_body(&self, body: &[u8]) -> ForPod<Result<Vec<HostPriority>, Refused>> {
+        let parsed = match self.parse_args(body, "prioritize") {
+            Ok(p) => p,
+            Err(e) => {
+                return ForPod {
+                    pod: e.pod,
+                    answer: Err((StatusCode::BAD_REQUEST, e.answer)),
+                };
+            }
+        };
+        ForPod {
+            pod: parsed.who.clone(),
+            answer: self.prioritize_parsed(parsed),
+        }
+    }
+
+    fn prioritize_parsed(&self, parsed: Parsed<'_>) -> Result<Vec<HostPriority>, Refused> {
         self.synced()
             .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
         let verdicts = {
@@ -285,13 +356,27 @@ impl AppState {
     }
 
     /// The preempt call on a body.
-    pub fn preempt_body(
+    pub fn preempt_body(&self, body: &[u8]) -> ForPod<Result<ExtenderPreemptionResult, Refused>> {
+        match serde_json::from_slice::<ExtenderPreemptionArgs>(body) {
+            Err(e) => ForPod {
+                pod: None,
+                answer: Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("malformed preempt request: {e}"),
+                )),
+            },
+            Ok(args) => ForPod {
+                pod: pod_key(&args.pod),
+                answer: self.preempt_args(args),
+            },
+        }
+    }
+
+    fn preempt_args(
         &self,
-        body: &[u8],
-    ) -> Result<ExtenderPreemptionResult, (StatusCode, String)> {
+        args: ExtenderPreemptionArgs,
+    ) -> Result<ExtenderPreemptionResult, Refused> {
         let bad = |e: String| (StatusCode::BAD_REQUEST, e);
-        let args: ExtenderPreemptionArgs = serde_json::from_slice(body)
-            .map_err(|e| bad(format!("malformed preempt request: {e}")))?;
         let pod = pod_facts(&args.pod, "preempt").map_err(bad)?;
         self.synced()
             .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
@@ -369,6 +454,9 @@ impl AppState {
     }
 }
 
+/// A refused prioritize or preempt call: its status and sentence.
+pub type Refused = (StatusCode, String);
+
 /// Read a body up to `limit` bytes; `Err` with a sentence when it is larger or broken.
 /// The buffer is sized from `Content-Length` up front (full-Nodes bodies run to megabytes).
 async fn read_body(
@@ -413,8 +501,43 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> HttpResponse {
     }
 }
 
+/// An error answer: `status` with one sentence of text.
+fn text(status: StatusCode, sentence: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(sentence.into())
+}
+
 fn encode_failed(e: &serde_json::Error) -> HttpResponse {
-    HttpResponse::InternalServerError().body(format!("failed to encode response: {e}"))
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("failed to encode response: {e}"),
+    )
+}
+
+/// Why a filter answer refuses its pod: the whole call failed, or no node passed.
+fn filter_refusal(reply: &FilterReply<'_>) -> Option<String> {
+    if !reply.error.is_empty() {
+        return Some(reply.error.clone());
+    }
+    let passed = reply.nodes.as_ref().map_or(0, |n| n.items.len())
+        + reply.node_names.as_ref().map_or(0, Vec::len);
+    if passed > 0 {
+        return None;
+    }
+    let failed = reply.failed_and_unresolvable_nodes.len() + reply.failed_nodes.len();
+    let first = reply
+        .failed_and_unresolvable_nodes
+        .values()
+        .chain(reply.failed_nodes.values())
+        .next()?;
+    Some(match failed {
+        1 => format!("no node fits the pod: {first}"),
+        n => format!(
+            "no node fits the pod: {first} (and {} other nodes failed)",
+            n - 1
+        ),
+    })
 }
 
 async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
@@ -422,11 +545,15 @@ async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
     let body = read_body(&req, payload, app.body_limit).await;
     let out = match &body {
         Ok(body) => app.filter_body(body),
-        Err(e) => FilterReply::error(e.clone()),
+        Err(e) => ForPod {
+            pod: None,
+            answer: FilterReply::error(e.clone()),
+        },
     };
-    if !out.error.is_empty() {
-        tracing::warn!(verb = "filter", error = %out.error, "filter refused");
+    if let Some(reason) = filter_refusal(&out.answer) {
+        log_refusal("filter", out.pod.as_deref(), &reason);
     }
+    let out = out.answer;
     app.metrics
         .observe("filter", out.error.is_empty(), t.elapsed().as_secs_f64());
     // the answer is at most the request's passing nodes plus the reasons
@@ -438,26 +565,36 @@ async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
 }
 
 /// Read the body, run `verb` on it, record the call, and answer JSON, or the refusal's
-/// status with its sentence.
+/// status with its sentence; log the refusal, or the reason `refuses` finds in an answer.
 async fn answer<T: serde::Serialize>(
     app: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
     verb: &'static str,
-    run: impl FnOnce(&AppState, &[u8]) -> Result<T, (StatusCode, String)>,
+    run: impl FnOnce(&AppState, &[u8]) -> ForPod<Result<T, Refused>>,
+    refuses: impl FnOnce(&T) -> Option<String>,
 ) -> HttpResponse {
     let t = Instant::now();
     let out = match read_body(req, payload, app.body_limit).await {
         Ok(body) => run(app, &body),
-        Err(e) => Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
+        Err(e) => ForPod {
+            pod: None,
+            answer: Err((StatusCode::PAYLOAD_TOO_LARGE, e)),
+        },
     };
     app.metrics
-        .observe(verb, out.is_ok(), t.elapsed().as_secs_f64());
-    match out {
-        Ok(v) => json(StatusCode::OK, &v),
+        .observe(verb, out.answer.is_ok(), t.elapsed().as_secs_f64());
+    let pod = out.pod.as_deref();
+    match out.answer {
+        Ok(v) => {
+            if let Some(reason) = refuses(&v) {
+                log_refusal(verb, pod, &reason);
+            }
+            json(StatusCode::OK, &v)
+        }
         Err((status, msg)) => {
-            tracing::warn!(verb, error = %msg, "request refused");
-            HttpResponse::build(status).body(msg)
+            log_refusal(verb, pod, &msg);
+            text(status, msg)
         }
     }
 }
@@ -467,7 +604,15 @@ async fn prioritize(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(&app, &req, payload, "prioritize", AppState::prioritize_body).await
+    answer(
+        &app,
+        &req,
+        payload,
+        "prioritize",
+        AppState::prioritize_body,
+        |_| None,
+    )
+    .await
 }
 
 async fn preempt(
@@ -475,50 +620,90 @@ async fn preempt(
     req: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    answer(&app, &req, payload, "preempt", AppState::preempt_body).await
+    // the scheduler asks only about candidates it has: keeping none refuses the pod
+    let keeps_none = |r: &ExtenderPreemptionResult| {
+        r.node_name_to_meta_victims
+            .as_ref()
+            .is_none_or(BTreeMap::is_empty)
+            .then(|| {
+                "evicting the proposed victims makes room for the pod on none of the candidate nodes"
+                    .to_string()
+            })
+    };
+    answer(
+        &app,
+        &req,
+        payload,
+        "preempt",
+        AppState::preempt_body,
+        keeps_none,
+    )
+    .await
 }
 
 async fn bind(app: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     let t = Instant::now();
-    let error = match read_body(&req, payload, app.body_limit).await {
-        Err(e) => e,
-        Ok(body) => match serde_json::from_slice::<ExtenderBindingArgs>(&body) {
-            Err(e) => format!("malformed bind request: {e}"),
-            Ok(args) => match (&app.binder, app.synced()) {
-                (None, _) => "bind is not enabled on this eip-extender; remove bindVerb from the scheduler configuration".to_string(),
-                (_, Err(e)) => e.to_string(),
-                (Some(b), Ok(())) => {
-                    // run to completion even if the scheduler hangs up (a timeout), so the
-                    // reservation is always settled
-                    let b = b.clone();
-                    let (ns, name, uid, node) = (
-                        args.pod_namespace.clone(),
-                        args.pod_name.clone(),
-                        args.pod_uid.clone(),
-                        args.node.clone(),
-                    );
-                    let outcome = actix_web::rt::spawn(async move {
-                        b.bind(&ns, &name, &uid, &node).await
-                    })
-                    .await
-                    .unwrap_or_else(|e| BindOutcome::Failed(format!("bind task failed: {e}")));
-                    if let BindOutcome::Rejected(r) = &outcome {
-                        app.metrics.rejected(r.kind);
-                    }
-                    tracing::info!(
-                        pod = %format!("{}/{}", args.pod_namespace, args.pod_name),
-                        node = %args.node,
-                        outcome = ?outcome,
-                        "bind"
-                    );
-                    outcome.error_text()
-                }
-            },
-        },
+    let args = match read_body(&req, payload, app.body_limit).await {
+        Err(e) => Err(e),
+        Ok(body) => serde_json::from_slice::<ExtenderBindingArgs>(&body)
+            .map_err(|e| format!("malformed bind request: {e}")),
+    };
+    let error = match args {
+        Err(e) => {
+            log_refusal("bind", None, &e);
+            e
+        }
+        Ok(args) => bind_args(&app, args).await,
     };
     app.metrics
         .observe("bind", error.is_empty(), t.elapsed().as_secs_f64());
     json(StatusCode::OK, &ExtenderBindingResult { error })
+}
+
+/// Bind as the scheduler asks and log how it ended: the `Error` to answer (empty once
+/// bound).
+async fn bind_args(app: &AppState, args: ExtenderBindingArgs) -> String {
+    let ExtenderBindingArgs {
+        pod_name,
+        pod_namespace,
+        pod_uid,
+        node,
+    } = args;
+    let pod = (!pod_name.is_empty()).then(|| format!("{pod_namespace}/{pod_name}"));
+    let refuse = |reason: String| {
+        log_refusal("bind", pod.as_deref(), &reason);
+        reason
+    };
+    let b = match (&app.binder, app.synced()) {
+        (None, _) => {
+            return refuse("bind is not enabled on this eip-extender; remove bindVerb from the scheduler configuration".to_string());
+        }
+        (_, Err(e)) => return refuse(e.to_string()),
+        (Some(b), Ok(())) => b.clone(),
+    };
+    // run to completion, and log, even if the scheduler hangs up (a timeout), so the
+    // reservation is always settled
+    let who = pod.clone();
+    let outcome = actix_web::rt::spawn(async move {
+        let outcome = b.bind(&pod_namespace, &pod_name, &pod_uid, &node).await;
+        match &outcome {
+            BindOutcome::Bound | BindOutcome::AlreadyBound => tracing::info!(
+                pod = who.as_deref(),
+                node = %node,
+                already = outcome == BindOutcome::AlreadyBound,
+                "bound"
+            ),
+            BindOutcome::Rejected(r) => log_refusal("bind", who.as_deref(), &r.message),
+            BindOutcome::Failed(m) => log_refusal("bind", who.as_deref(), m),
+        }
+        outcome
+    })
+    .await
+    .unwrap_or_else(|e| BindOutcome::Failed(refuse(format!("bind task failed: {e}"))));
+    if let BindOutcome::Rejected(r) = &outcome {
+        app.metrics.rejected(r.kind);
+    }
+    outcome.error_text()
 }
 
 async fn healthz() -> HttpResponse {
@@ -562,19 +747,50 @@ async fn version() -> HttpResponse {
     )
 }
 
+/// 405 for a method `path` does not answer, naming the one it does (in `Allow` too).
+fn not_allowed(req: &HttpRequest, allow: &Method) -> HttpResponse {
+    HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
+        .insert_header((header::ALLOW, allow.as_str()))
+        .content_type("text/plain; charset=utf-8")
+        .body(format!(
+            "{} answers {allow} only, not {}",
+            req.path(),
+            req.method()
+        ))
+}
+
+/// `path`, answering `method` only (the caller adds the route); other methods get 405.
+fn only(path: &str, method: Method) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| {
+        let allow = method.clone();
+        async move { not_allowed(&req, &allow) }
+    }))
+}
+
 /// Mount every route: the verbs under `prefix` (e.g. `""` or `/scheduler`), the
-/// operational endpoints at the root.
+/// operational endpoints at the root. Another method on a path gets 405, another path 404.
 pub fn configure(prefix: &str) -> impl FnOnce(&mut web::ServiceConfig) + Clone + 'static {
     let prefix = prefix.trim_end_matches('/').to_string();
     move |cfg: &mut web::ServiceConfig| {
-        cfg.route(&format!("{prefix}/filter"), web::post().to(filter))
-            .route(&format!("{prefix}/prioritize"), web::post().to(prioritize))
-            .route(&format!("{prefix}/bind"), web::post().to(bind))
-            .route(&format!("{prefix}/preempt"), web::post().to(preempt))
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(metrics))
-            .route("/debug/state", web::get().to(debug_state))
-            .route("/version", web::get().to(version));
+        let verb = |name: &str| only(&format!("{prefix}/{name}"), Method::POST);
+        let get = |path: &str| only(path, Method::GET);
+        cfg.service(verb("filter").route(web::post().to(filter)))
+            .service(verb("prioritize").route(web::post().to(prioritize)))
+            .service(verb("bind").route(web::post().to(bind)))
+            .service(verb("preempt").route(web::post().to(preempt)))
+            .service(get("/healthz").route(web::get().to(healthz)))
+            .service(get("/readyz").route(web::get().to(readyz)))
+            .service(get("/metrics").route(web::get().to(metrics)))
+            .service(get("/debug/state").route(web::get().to(debug_state)))
+            .service(get("/version").route(web::get().to(version)));
+        let verbs = ["filter", "prioritize", "bind", "preempt"].map(|v| format!("{prefix}/{v}"));
+        cfg.default_service(web::to(move |req: HttpRequest| {
+            let sentence = format!(
+                "eip-extender has no endpoint {}; its scheduler verbs are {}",
+                req.path(),
+                verbs.join(", ")
+            );
+            async move { text(StatusCode::NOT_FOUND, sentence) }
+        }));
     }
 }

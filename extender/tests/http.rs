@@ -678,7 +678,7 @@ async fn bad_input_on_other_verbs() {
             );
         }
         let (status, _) = call(&h, None, "GET", "/filter", Vec::new()).await;
-        assert_eq!(status, 404);
+        assert_eq!(status, 405);
     })
     .await;
 }
