@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use eip_core::capacity::{self, EipDemand, NamedEipState, NodeView, PodDemand, RegionView, Victim};
+use eip_core::workload;
 
 use crate::state::{ClusterState, EipNeed, NodeEntry, NodeFacts, PodFacts};
 
@@ -46,11 +47,14 @@ pub enum ReasonKind {
     EipDisabled,
     /// The shared bandwidth package the new EIP should join does not exist.
     BandwidthPackageMissing,
+    /// A named EIP on a workload that can run more than one pod, or whose owner cannot be
+    /// read.
+    NamedEipShared,
 }
 
 impl ReasonKind {
     /// Every kind, for metric pre-registration and tests.
-    pub const ALL: [ReasonKind; 13] = [
+    pub const ALL: [ReasonKind; 14] = [
         ReasonKind::NodeFull,
         ReasonKind::ZoneExhausted,
         ReasonKind::CapacityUnknown,
@@ -64,6 +68,7 @@ impl ReasonKind {
         ReasonKind::HostNetworkEip,
         ReasonKind::EipDisabled,
         ReasonKind::BandwidthPackageMissing,
+        ReasonKind::NamedEipShared,
     ];
 
     /// Stable snake_case label.
@@ -82,6 +87,7 @@ impl ReasonKind {
             ReasonKind::HostNetworkEip => "host_network_eip",
             ReasonKind::EipDisabled => "eip_disabled",
             ReasonKind::BandwidthPackageMissing => "bandwidth_package_missing",
+            ReasonKind::NamedEipShared => "named_eip_shared",
         }
     }
 }
@@ -215,6 +221,13 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
             ),
         ));
     }
+    if let Some(why) = shared_named_eip(pod) {
+        return Some(Rejection::new(
+            Class::Unresolvable,
+            ReasonKind::NamedEipShared,
+            why,
+        ));
+    }
     let region = region_view(state);
     let demand = match eip_demand(state, pod) {
         Some(d) => d,
@@ -255,6 +268,22 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
             region: region.region,
         })
     })
+}
+
+/// A named EIP on a workload that can run more than one pod (eip-core's one policy, the
+/// agent's sentence). An owner that must be read and was not (bind, preempt: filter read
+/// it) is not judged here.
+fn shared_named_eip(pod: &PodFacts) -> Option<String> {
+    let EipNeed::Named(id) = &pod.eip else {
+        return None;
+    };
+    let (kind, name) = pod.controller.as_ref()?;
+    let owner = match &pod.owner {
+        Some(o) => o.clone(),
+        None if workload::must_read(kind) => return None,
+        None => workload::Owner::by_kind(kind, name),
+    };
+    workload::shared_named_eip(id, &owner)
 }
 
 /// Free IPs per zone, copied once per request into a short list (a cluster has a handful
@@ -683,6 +712,82 @@ mod tests {
                     Class::Unresolvable,
                     "the EIP feature is off; set \"enable_eip_pool\": \"true\"",
                 )),
+            },
+            Case {
+                what: "a named EIP on two replicas",
+                state: world(0, false),
+                pod: pod("p")
+                    .named_eip("eip-free")
+                    .owned_by(
+                        "ReplicaSet",
+                        "web-1",
+                        Some(workload::Owner::Replicated {
+                            kind: "ReplicaSet".into(),
+                            name: "web-1".into(),
+                            replicas: 2,
+                        }),
+                    )
+                    .build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipShared,
+                    Class::Unresolvable,
+                    "the pod names EIP eip-free but its workload has 2 replicas; an EIP can serve one pod only",
+                )),
+            },
+            Case {
+                what: "a named EIP on a DaemonSet, decided by its kind",
+                state: world(0, false),
+                pod: pod("p")
+                    .named_eip("eip-free")
+                    .owned_by("DaemonSet", "ds", None)
+                    .build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipShared,
+                    Class::Unresolvable,
+                    "the pod names EIP eip-free but its workload is DaemonSet ds",
+                )),
+            },
+            Case {
+                what: "a named EIP whose owner cannot be read: fail closed",
+                state: world(0, false),
+                pod: pod("p")
+                    .named_eip("eip-free")
+                    .owned_by(
+                        "StatefulSet",
+                        "db",
+                        Some(workload::Owner::unreadable(
+                            "StatefulSet",
+                            "db",
+                            "it does not exist",
+                        )),
+                    )
+                    .build(),
+                node: "n1",
+                want: Some((
+                    ReasonKind::NamedEipShared,
+                    Class::Unresolvable,
+                    "its owner StatefulSet db cannot be read (it does not exist)",
+                )),
+            },
+            Case {
+                what: "a named EIP on one replica",
+                state: world(0, false),
+                pod: pod("p")
+                    .named_eip("eip-free")
+                    .owned_by(
+                        "StatefulSet",
+                        "db",
+                        Some(workload::Owner::Replicated {
+                            kind: "StatefulSet".into(),
+                            name: "db".into(),
+                            replicas: 1,
+                        }),
+                    )
+                    .build(),
+                node: "n1",
+                want: None,
             },
             Case {
                 what: "a shared bandwidth package that does not exist",

@@ -37,23 +37,23 @@ pub async fn run(
     loop {
         let facts = changes.borrow_and_update().clone();
         match (&facts.switches.invalid, &facts.object) {
-            (Some(problem), Some(object)) if published.as_ref() != Some(problem) => {
-                if is_leader(&ready) {
-                    let ev = Event {
-                        type_: EventType::Warning,
-                        reason: REASON_INVALID_ENI_CONFIG.to_owned(),
-                        note: facts.switches.feature_off().map(|off| off.to_string()),
-                        action: "Validate".to_owned(),
-                        secondary: None,
-                    };
-                    // a Recorder of its own: kube's Recorder folds events that differ only in
-                    // their note into one series that keeps the first note
-                    let recorder = Recorder::new(client.clone(), reporter());
-                    match recorder.publish(&ev, object).await {
-                        Ok(()) => published = Some(problem.clone()),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "failed to publish the eni-config event; retrying")
-                        }
+            (Some(problem), Some(object))
+                if published.as_ref() != Some(problem) && is_leader(&ready) =>
+            {
+                let ev = Event {
+                    type_: EventType::Warning,
+                    reason: REASON_INVALID_ENI_CONFIG.to_owned(),
+                    note: facts.switches.feature_off().map(|off| off.to_string()),
+                    action: "Validate".to_owned(),
+                    secondary: None,
+                };
+                // a Recorder of its own: kube's Recorder folds events that differ only in
+                // their note into one series that keeps the first note
+                let recorder = Recorder::new(client.clone(), reporter());
+                match recorder.publish(&ev, object).await {
+                    Ok(()) => published = Some(problem.clone()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "failed to publish the eni-config event; retrying")
                     }
                 }
             }
@@ -62,7 +62,8 @@ pub async fn run(
         }
         tokio::select! {
             r = changes.changed() => if r.is_err() { return },
-            _ = tokio::time::sleep(LEADER_RECHECK), if facts.switches.invalid.is_some() && published.is_none() => {}
+            // not published yet (a standby, or a failed publish): look again shortly
+            _ = tokio::time::sleep(LEADER_RECHECK), if facts.switches.invalid.is_some() && published != facts.switches.invalid => {}
         }
     }
 }

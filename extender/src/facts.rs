@@ -67,6 +67,7 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
     let annotations = meta.annotations.as_ref().unwrap_or(&empty);
     let spec = p.spec.as_ref();
     let (eip, eip_kept, bandwidth_package) = eip_request(annotations);
+    let named = matches!(eip, EipNeed::Named(_));
     Some(PodFacts {
         uid,
         namespace: meta.namespace.clone().unwrap_or_default(),
@@ -80,6 +81,11 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
         allocated_eip: allocated_id(annotations),
         eip_kept,
         bandwidth_package,
+        controller: named
+            .then(|| eip_core::workload::controller_of(p))
+            .flatten()
+            .map(|(kind, name)| (kind.to_string(), name.to_string())),
+        owner: None,
     })
 }
 

@@ -97,6 +97,11 @@ pub struct PodFacts {
     pub eip_kept: bool,
     /// The shared bandwidth package its new EIP joins (`eip-common-bandwidth-package-id`).
     pub bandwidth_package: Option<String>,
+    /// For a pod that names an EIP: its controlling owner (`kind`, `name`).
+    pub controller: Option<(String, String)>,
+    /// That owner as read from the API (filter reads it; `None`: not read, and an owner
+    /// that must be read to decide is then not judged here).
+    pub owner: Option<eip_core::workload::Owner>,
 }
 
 /// Compact stored pod (the uid is the map key).
@@ -489,6 +494,8 @@ impl ClusterState {
             eip_kept: p.eip_kept,
             // not kept per pod: only the pod being scheduled is checked
             bandwidth_package: None,
+            controller: None,
+            owner: None,
         })
     }
 

@@ -90,6 +90,8 @@ pub fn pod(name: &str) -> PodBuilder {
         allocated_eip: None,
         eip_kept: false,
         bandwidth_package: None,
+        controller: None,
+        owner: None,
     })
 }
 
@@ -98,6 +100,18 @@ pub fn pod(name: &str) -> PodBuilder {
 pub struct PodBuilder(PodFacts);
 
 impl PodBuilder {
+    /// Controlled by this owner (`kind`, `name`), already read as `owner`.
+    pub fn owned_by(
+        mut self,
+        kind: &str,
+        name: &str,
+        owner: Option<eip_core::workload::Owner>,
+    ) -> Self {
+        self.0.controller = Some((kind.to_string(), name.to_string()));
+        self.0.owner = owner;
+        self
+    }
+
     /// Its new EIP joins this shared bandwidth package.
     pub fn bandwidth_package(mut self, id: &str) -> Self {
         self.0.bandwidth_package = Some(id.to_string());

@@ -426,3 +426,80 @@ async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Re
     })
     .await
 }
+
+/// Issue 10, 3: a named EIP on a workload that can run more than one pod is refused by the
+/// extender before scheduling (it used to run the replicas with no EIP and no condition),
+/// and an owner that cannot be read fails closed, in the extender and in the agent alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_eip_on_several_replicas_is_refused_before_scheduling() -> anyhow::Result<()> {
+    bounded(async {
+        let stack = stack(1, false, 1).await?;
+        let client = stack.client();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+        let id = stack.named_eips()[0].clone();
+        let key = eip_core::annotations::SETTING_INSTANCE_ID.keys[0];
+        Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), NS)
+            .create(
+                &PostParams::default(),
+                &eip_e2e::deployment("web").replicas(2).annotation(key, &id).build()?,
+            )
+            .await?;
+        let replicas = wait_for("two replicas", DEFAULT_WAIT, || async {
+            let list = pods.list(&ListParams::default().labels("app=web")).await?.items;
+            Ok((list.len() == 2).then_some(list))
+        })
+        .await?;
+        for p in &replicas {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            unschedulable_with(
+                &client,
+                &name,
+                &format!(
+                    "the pod names EIP {id} but its workload has 2 replicas; an EIP can serve one pod only: use pod-with-eip instead, or run one replica"
+                ),
+            )
+            .await?;
+        }
+
+        // an owner that does not exist: refused, before and after scheduling
+        let ghost = |name: &str, on: Option<&str>| -> anyhow::Result<Pod> {
+            let mut f = pod(name).annotation(key, &id);
+            if let Some(node) = on {
+                f = f.on(node);
+            }
+            let mut p = f.build()?;
+            p.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "apps/v1".into(),
+                    kind: "ReplicaSet".into(),
+                    name: "ghost".into(),
+                    uid: "00000000-0000-0000-0000-00000000beef".into(),
+                    controller: Some(true),
+                    ..Default::default()
+                },
+            ]);
+            Ok(p)
+        };
+        let closed = format!(
+            "the pod names EIP {id} but its owner ReplicaSet ghost cannot be read (it does not exist), so kube-eip cannot tell whether it runs one pod only; the pod waits until it can be read"
+        );
+        pods.create(&PostParams::default(), &ghost("orphan", None)?).await?;
+        unschedulable_with(&client, "orphan", &closed).await?;
+        pods.create(&PostParams::default(), &ghost("placed", Some("node-1"))?)
+            .await?;
+        let p = wait_for("placed refused by the agent", DEFAULT_WAIT, || async {
+            let p = pods.get("placed").await?;
+            Ok(eip_condition(&p).is_some_and(|(s, m)| s == "False" && m == closed).then_some(p))
+        })
+        .await?;
+        assert!(!annotations(&p).contains_key(names::ALLOCATED_EIP_ADDRESS));
+        assert_eq!(
+            stack.cloud_admin().eip(&id).map(|e| e.status),
+            Some(eip_cloudsim::EipStatus::Available),
+            "the named EIP stays free"
+        );
+        stack.shutdown().await?;
+        Ok(())
+    })
+    .await
+}
