@@ -16,6 +16,7 @@ pub mod facts;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod owners;
 pub mod server;
 pub mod state;
 pub mod testkit;
