@@ -12,6 +12,7 @@ pub mod connect;
 pub mod error;
 pub mod list;
 pub mod names;
+pub mod request;
 pub mod show;
 pub mod table;
 pub mod target;
@@ -74,11 +75,9 @@ pub async fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
             version::run(kube.as_ref().ok(), kube.as_ref().err(), g, out).await
         }
         Command::Show(a) => show::run(&Kube::connect(g).await?, g, a, out, err).await,
-        Command::Request(_) | Command::Release(_) | Command::Nodes(_) | Command::Doctor(_) => {
-            Err(Error::Failed(format!(
-                "kubectl eip {} is not built yet",
-                cli.command.name()
-            )))
-        }
+        Command::Request(a) => request::run(&Kube::connect(g).await?, g, a, out, err).await,
+        Command::Release(_) | Command::Nodes(_) | Command::Doctor(_) => Err(Error::Failed(
+            format!("kubectl eip {} is not built yet", cli.command.name()),
+        )),
     }
 }

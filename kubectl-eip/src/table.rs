@@ -10,7 +10,9 @@ use tabwriter::TabWriter;
 
 /// Renders rows (the header first, unless `None`) as kubectl's tabwriter would.
 pub fn render(header: Option<&[&str]>, rows: &[Vec<String>]) -> String {
-    let mut tw = TabWriter::new(Vec::new()).minwidth(6).padding(3);
+    // Go's minwidth counts the padding (a cell is max(6, width + 3) wide); this port adds
+    // the padding after the minimum, so 3 + 3 is kubectl's 6.
+    let mut tw = TabWriter::new(Vec::new()).minwidth(3).padding(3);
     let mut write = |cells: &mut dyn Iterator<Item = &str>| {
         let line: Vec<&str> = cells.collect();
         // A cell must not contain a tab or a newline, or the columns break.
@@ -180,7 +182,10 @@ web-0                node-1   5s
 a-much-longer-name   n        2d4h
 "
         );
-        assert_eq!(render(None, &rows[..1]), "web-0    node-1   5s\n");
+        assert_eq!(render(None, &rows[..1]), "web-0   node-1   5s\n");
+        // kubectl's minimum: a column is at least 6 wide, padding included
+        let narrow = vec![vec!["a".to_owned(), "b".to_owned()]];
+        assert_eq!(render(Some(&["X", "Y"]), &narrow), "X     Y\na     b\n");
     }
 
     #[test]
