@@ -49,6 +49,10 @@ pub struct Args {
     /// Seed for ids and addresses.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Log format on stderr: text (coloured only on a terminal, never with NO_COLOR) or
+    /// json (one object per line). RUST_LOG filters, warnings by default.
+    #[arg(long, env = "EIP_CLOUDSIM_LOG_FORMAT", value_enum, default_value_t = eip_log::LogFormat::Text)]
+    pub log_format: eip_log::LogFormat,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {

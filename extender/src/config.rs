@@ -82,6 +82,11 @@ pub struct Cli {
     /// is not a directory is an error.
     #[arg(long, env = "EIP_EXTENDER_CREDENTIALS_DIR")]
     pub credentials_dir: Option<PathBuf>,
+    /// Log format on stderr: json (one object per line) or text (coloured only on a
+    /// terminal, never with NO_COLOR). RUST_LOG filters, info by default. Not read from
+    /// --config: logging starts before the file is read.
+    #[arg(long, env = "EIP_EXTENDER_LOG_FORMAT", value_enum, default_value_t = eip_log::LogFormat::Json)]
+    pub log_format: eip_log::LogFormat,
 }
 
 /// The config file: every flag, spelled like the flag.

@@ -1,22 +1,20 @@
-//! `eip-extender`: parse flags, install tracing, run.
+//! `eip-extender`: parse flags, install tracing, run (or print the scheduler configuration).
 
 use clap::Parser;
+use eip_extender::{Cli, Error, Settings};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = eip_extender::Cli::parse();
-    let settings = eip_extender::Settings::resolve(&cli)?;
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    eip_log::init(cli.log_format, "info");
+    eip_log::exit_code!("eip-extender", run(&cli).await)
+}
+
+async fn run(cli: &Cli) -> Result<(), Error> {
+    let settings = Settings::resolve(cli)?;
     if cli.print_scheduler_config {
         print!("{}", settings.scheduler_config_yaml()?);
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    eip_extender::run(settings).await?;
-    Ok(())
+    eip_extender::run(settings).await
 }

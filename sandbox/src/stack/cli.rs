@@ -61,6 +61,10 @@ pub struct Args {
     /// `eip-extender --print-scheduler-config` prints for the extender's address).
     #[arg(long)]
     pub print_scheduler_config: bool,
+    /// Log format on stderr: text (coloured only on a terminal, never with NO_COLOR) or
+    /// json (one object per line).
+    #[arg(long, env = "SANDBOX_LOG_FORMAT", value_enum, default_value_t = eip_log::LogFormat::Text)]
+    pub log_format: eip_log::LogFormat,
 }
 
 fn instance_type(s: &str) -> Result<String, String> {
