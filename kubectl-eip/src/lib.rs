@@ -12,6 +12,7 @@ pub mod connect;
 pub mod error;
 pub mod list;
 pub mod names;
+pub mod release;
 pub mod request;
 pub mod show;
 pub mod table;
@@ -66,9 +67,12 @@ pub async fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
     let g = &cli.global;
     match &cli.command {
         Command::Completion(a) => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(a.shell, &mut cmd, "kubectl-eip", out);
-            Ok(())
+            // Completion of the installed binary's name (kubectl's own plugin completion
+            // needs a separate kubectl_complete-eip executable).
+            let mut cmd = Cli::command().bin_name("kubectl-eip");
+            let mut buf = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "kubectl-eip", &mut buf);
+            out.write_all(&buf).map_err(Error::Output)
         }
         Command::Version => {
             let kube = Kube::connect(g).await;
@@ -76,8 +80,10 @@ pub async fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         }
         Command::Show(a) => show::run(&Kube::connect(g).await?, g, a, out, err).await,
         Command::Request(a) => request::run(&Kube::connect(g).await?, g, a, out, err).await,
-        Command::Release(_) | Command::Nodes(_) | Command::Doctor(_) => Err(Error::Failed(
-            format!("kubectl eip {} is not built yet", cli.command.name()),
-        )),
+        Command::Release(a) => release::run(&Kube::connect(g).await?, a, out, err).await,
+        Command::Nodes(_) | Command::Doctor(_) => Err(Error::Failed(format!(
+            "kubectl eip {} is not built yet",
+            cli.command.name()
+        ))),
     }
 }

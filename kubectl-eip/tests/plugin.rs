@@ -341,6 +341,31 @@ stuck   <none>   <none>   <none>   <none>          5M          Unschedulable: 0/
         "{r:?}"
     );
 
+    // release: says what becomes of the EIP, then eip-agent releases it (Follow).
+    let r = c.eip(&["release", "web", "--yes"]).await?;
+    assert_eq!(
+        mask(&r.stdout, &values),
+        "pod/web patched\nthe EIP 99.99.999.999 (eip-********************) is unbound and released by eip-agent (release strategy Follow)\n"
+    );
+    assert_eq!((r.stderr.as_str(), r.code), ("", 0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while admin.eip(&id).is_some() {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{id} not released in 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        c.eip(&["release", "web"]).await?,
+        ok("pod/web unchanged: it asks for no EIP\n")
+    );
+    let r = c.eip(&["release", "deploy/game", "--yes"]).await?;
+    assert!(
+        r.stdout.starts_with("deployment.apps/game patched\nthe pod template changes, so a rollout follows; for each pod, the EIP, if one was allocated, is unbound and kept for 10m (until about "),
+        "{r:?}"
+    );
+
     // Forbidden: a ServiceAccount with no RBAC at all.
     let sa = c.service_account_kubeconfig("default", "nobody")?;
     assert_eq!(
@@ -401,4 +426,62 @@ async fn an_unreachable_api_server_is_one_line() -> anyhow::Result<()> {
     })
     .await
     .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+/// `kubectl plugin list` and `kubectl eip ...` through the real kubectl find the binary on
+/// PATH.
+#[tokio::test]
+async fn kubectl_finds_the_plugin_on_path() -> anyhow::Result<()> {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let kubectl = which("kubectl")
+            .ok_or_else(|| anyhow::anyhow!("kubectl is not on PATH; make test needs it"))?;
+        // Installed as a user installs it: the binary alone in a directory on PATH (cargo's
+        // target directory also holds kubectl-eip.d, which kubectl would list too).
+        let home = tempfile::tempdir()?;
+        let bin_dir = home.path().join("bin");
+        std::fs::create_dir(&bin_dir)?;
+        std::fs::copy(common::BIN, bin_dir.join("kubectl-eip"))?;
+        let run = |args: &'static [&'static str]| {
+            let mut c = tokio::process::Command::new(&kubectl);
+            c.args(args)
+                .env("PATH", &bin_dir)
+                .env("HOME", home.path())
+                .env("KUBECONFIG", home.path().join("none"))
+                .kill_on_drop(true);
+            async move { c.output().await }
+        };
+        let list = run(&["plugin", "list"]).await?;
+        assert_eq!(
+            String::from_utf8_lossy(&list.stdout),
+            format!(
+                "The following compatible plugins are available:\n\n{}\n",
+                bin_dir.join("kubectl-eip").display()
+            )
+        );
+        let v = run(&["eip", "version", "-o", "json"]).await?;
+        let versions: kubectl_eip::version::Versions = serde_json::from_slice(&v.stdout)?;
+        assert_eq!(versions.kubectl_eip, kubectl_eip::version::VERSION);
+        let help = run(&["eip", "--help"]).await?;
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            text.contains("Usage: kubectl eip [OPTIONS] <COMMAND>"),
+            "{text}"
+        );
+        let bash = run(&["eip", "completion", "bash"]).await?;
+        assert!(
+            String::from_utf8_lossy(&bash.stdout)
+                .contains("complete -F _kubectl__eip -o bashdefault -o default kubectl-eip")
+        );
+        Ok(())
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("test timed out"))?
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|f| f.is_file())
+    })
 }
