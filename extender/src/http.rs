@@ -26,6 +26,7 @@ use crate::bind::{BindCoordinator, BindOutcome};
 use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
 use crate::facts;
 use crate::metrics::Metrics;
+use crate::owners::Owners;
 use crate::state::{ClusterState, NodeFacts, PodFacts, victim_from_facts};
 use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite};
 
@@ -76,6 +77,9 @@ pub struct AppState {
     pub scoring: Scoring,
     /// Body limit in bytes.
     pub body_limit: usize,
+    /// Reads the owner of a pod that names an EIP (filter); `None`: owners that must be
+    /// read are not judged (tests and benchmarks without an API server).
+    pub owners: Option<Arc<Owners>>,
 }
 
 impl AppState {
@@ -93,7 +97,14 @@ impl AppState {
             ready,
             scoring,
             body_limit: DEFAULT_BODY_LIMIT,
+            owners: None,
         }
+    }
+
+    /// Reads the owners of named-EIP pods through `owners` in filter.
+    pub fn with_owners(mut self, owners: Arc<Owners>) -> Self {
+        self.owners = Some(owners);
+        self
     }
 }
 
@@ -233,7 +244,20 @@ impl AppState {
     /// The whole filter call on a body: what the handler answers (always HTTP 200). Passing
     /// full nodes are borrowed from `body`.
     pub fn filter_body<'b>(&self, body: &'b [u8]) -> ForPod<FilterReply<'b>> {
-        let parsed = match self.parse_args(body, "filter") {
+        match self.parse_args(body, "filter") {
+            Ok(parsed) => self.filter_parsed(parsed),
+            Err(e) => ForPod {
+                pod: e.pod,
+                answer: FilterReply::error(e.answer),
+            },
+        }
+    }
+
+    /// Filter as the handler runs it: like [`filter_body`](Self::filter_body), after
+    /// reading the owner of a pod that names an EIP (an EIP serves one pod; an owner that
+    /// cannot be read refuses the pod).
+    pub async fn filter_request<'b>(&self, body: &'b [u8]) -> ForPod<FilterReply<'b>> {
+        let mut parsed = match self.parse_args(body, "filter") {
             Ok(p) => p,
             Err(e) => {
                 return ForPod {
@@ -242,6 +266,13 @@ impl AppState {
                 };
             }
         };
+        if let (Some(owners), Some((kind, name))) = (&self.owners, &parsed.pod.controller) {
+            parsed.pod.owner = Some(owners.read(&parsed.pod.namespace, kind, name).await);
+        }
+        self.filter_parsed(parsed)
+    }
+
+    fn filter_parsed<'b>(&self, parsed: Parsed<'b>) -> ForPod<FilterReply<'b>> {
         let pod = parsed.who.clone();
         if let Err(why) = self.synced() {
             return ForPod {
@@ -544,7 +575,7 @@ async fn filter(app: web::Data<AppState>, req: HttpRequest, payload: web::Payloa
     let t = Instant::now();
     let body = read_body(&req, payload, app.body_limit).await;
     let out = match &body {
-        Ok(body) => app.filter_body(body),
+        Ok(body) => app.filter_request(body).await,
         Err(e) => ForPod {
             pod: None,
             answer: FilterReply::error(e.clone()),

@@ -11,6 +11,7 @@ use crate::bind::{BindCoordinator, KubeBinder};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::http::{AppState, Readiness, configure};
+use crate::owners::Owners;
 use crate::state::ClusterState;
 use crate::{cloudview, events, lease, watch};
 
@@ -118,12 +119,15 @@ pub async fn start(
             .leader_election
             .store(true, std::sync::atomic::Ordering::Release);
     }
-    let data = web::Data::new(AppState::new(
-        state.clone(),
-        Some(binder.clone()),
-        ready.clone(),
-        settings.scoring,
-    ));
+    let data = web::Data::new(
+        AppState::new(
+            state.clone(),
+            Some(binder.clone()),
+            ready.clone(),
+            settings.scoring,
+        )
+        .with_owners(Arc::new(Owners::new(client.clone()))),
+    );
     let prefix = settings.path_prefix.clone();
     let server = HttpServer::new(move || {
         App::new()

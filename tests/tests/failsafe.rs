@@ -428,8 +428,10 @@ async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Re
 }
 
 /// Issue 10, 3: a named EIP on a workload that can run more than one pod is refused by the
-/// extender before scheduling (it used to run the replicas with no EIP and no condition),
-/// and an owner that cannot be read fails closed, in the extender and in the agent alike.
+/// extender before scheduling (it used to run the replicas with no EIP and no condition);
+/// a replica placed past the extender gets the condition False with the same sentence.
+/// (An owner that cannot be read fails closed: the tables of eip-core, the extender's
+/// decide and the agent's machine.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_eip_on_several_replicas_is_refused_before_scheduling() -> anyhow::Result<()> {
     bounded(async {
@@ -461,35 +463,24 @@ async fn a_named_eip_on_several_replicas_is_refused_before_scheduling() -> anyho
             .await?;
         }
 
-        // an owner that does not exist: refused, before and after scheduling
-        let ghost = |name: &str, on: Option<&str>| -> anyhow::Result<Pod> {
-            let mut f = pod(name).annotation(key, &id);
-            if let Some(node) = on {
-                f = f.on(node);
-            }
-            let mut p = f.build()?;
-            p.metadata.owner_references = Some(vec![
-                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
-                    api_version: "apps/v1".into(),
-                    kind: "ReplicaSet".into(),
-                    name: "ghost".into(),
-                    uid: "00000000-0000-0000-0000-00000000beef".into(),
-                    controller: Some(true),
-                    ..Default::default()
-                },
-            ]);
-            Ok(p)
-        };
-        let closed = format!(
-            "the pod names EIP {id} but its owner ReplicaSet ghost cannot be read (it does not exist), so kube-eip cannot tell whether it runs one pod only; the pod waits until it can be read"
+        // placed by hand past the extender, under the same ReplicaSet: the agent refuses
+        // it, with the condition False
+        let owner = replicas[0]
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default();
+        let mut placed = pod("placed").annotation(key, &id).on("node-1").build()?;
+        placed.metadata.owner_references = Some(owner);
+        pods.create(&PostParams::default(), &placed).await?;
+        let sentence = format!(
+            "the pod names EIP {id} but its workload has 2 replicas; an EIP can serve one pod only: use pod-with-eip instead, or run one replica"
         );
-        pods.create(&PostParams::default(), &ghost("orphan", None)?).await?;
-        unschedulable_with(&client, "orphan", &closed).await?;
-        pods.create(&PostParams::default(), &ghost("placed", Some("node-1"))?)
-            .await?;
         let p = wait_for("placed refused by the agent", DEFAULT_WAIT, || async {
             let p = pods.get("placed").await?;
-            Ok(eip_condition(&p).is_some_and(|(s, m)| s == "False" && m == closed).then_some(p))
+            Ok(eip_condition(&p)
+                .is_some_and(|(s, m)| s == "False" && m == sentence)
+                .then_some(p))
         })
         .await?;
         assert!(!annotations(&p).contains_key(names::ALLOCATED_EIP_ADDRESS));

@@ -379,20 +379,31 @@ async fn scenario() -> anyhow::Result<()> {
         },
     ]);
     pods.create(&PostParams::default(), &job_pod).await?;
-    wait_for("the Job pod refused", LIFECYCLE, || async {
-        Ok(cluster
-            .events_for("batch-0")
-            .await?
-            .iter()
-            .any(|e| {
-                e.message
-                    .as_deref()
-                    .is_some_and(|m| m.contains("its Job batch runs 2 pods in parallel"))
-            })
-            .then_some(()))
-    })
-    .await?;
+    // and one left to the scheduler: the extender reads the Job in filter
+    let mut sched_pod = job_pod.clone();
+    sched_pod.metadata.name = Some("batch-1".into());
+    if let Some(spec) = sched_pod.spec.as_mut() {
+        spec.node_name = None;
+    }
+    pods.create(&PostParams::default(), &sched_pod).await?;
+    for (pod, reason) in [("batch-0", "EipFailed"), ("batch-1", "FailedScheduling")] {
+        wait_for(&format!("{pod} refused"), LIFECYCLE, || async {
+            Ok(cluster
+                .events_for(pod)
+                .await?
+                .iter()
+                .any(|e| {
+                    e.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("its Job batch runs 2 pods in parallel"))
+                })
+                .then_some(()))
+        })
+        .await
+        .context(reason)?;
+    }
     pods.delete("batch-0", &Default::default()).await?;
+    pods.delete("batch-1", &Default::default()).await?;
 
     // kube-scheduler binds a pod the extender's watch has not delivered (here: a uid
     // it never saw, as for a pod deleted and recreated under the same name): the extender
