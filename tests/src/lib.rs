@@ -32,6 +32,7 @@
 //! lifecycle controller will eventually taint them `unreachable`; such runs must be
 //! short. This mode cannot be exercised in CI (there is no cluster there).
 
+pub mod control_plane;
 pub mod fake_extender;
 pub mod fixtures;
 pub mod wait;
