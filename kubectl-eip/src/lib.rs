@@ -9,9 +9,12 @@
 
 pub mod cli;
 pub mod connect;
+pub mod doctor;
 pub mod error;
+pub mod extender;
 pub mod list;
 pub mod names;
+pub mod nodes;
 pub mod release;
 pub mod request;
 pub mod show;
@@ -81,9 +84,7 @@ pub async fn run(cli: &Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<
         Command::Show(a) => show::run(&Kube::connect(g).await?, g, a, out, err).await,
         Command::Request(a) => request::run(&Kube::connect(g).await?, g, a, out, err).await,
         Command::Release(a) => release::run(&Kube::connect(g).await?, a, out, err).await,
-        Command::Nodes(_) | Command::Doctor(_) => Err(Error::Failed(format!(
-            "kubectl eip {} is not built yet",
-            cli.command.name()
-        ))),
+        Command::Nodes(a) => nodes::run(&Kube::connect(g).await?, g, a, out, err).await,
+        Command::Doctor(a) => doctor::run(&Kube::connect(g).await?, a, out).await,
     }
 }
