@@ -599,6 +599,9 @@ struct Run<'a> {
     owner: Workload,
     expired: bool,
     verify: bool,
+    /// A named EIP this run took from another pod (`allow_eip_rob`), whose record is told
+    /// once the EIP is on this pod.
+    robbed: Option<String>,
 }
 
 /// Runs the state machine for the pod `namespace/name` until it settles. With
@@ -673,6 +676,7 @@ pub async fn drive(
         owner: Workload::None,
         expired,
         verify,
+        robbed: None,
     };
     run.owner = run.owner().await;
     run.go().await
@@ -1091,7 +1095,8 @@ impl Run<'_> {
                     ..UnassociateEipArgs::default()
                 })
                 .await?;
-                self.tell_the_robbed(&id).await?;
+                // the other record is told once this pod holds the EIP (Associate)
+                self.robbed = Some(id.clone());
                 let e = self.wait(&id, WaitTarget::Available).await?;
                 self.cloud.eip = Some(e);
             }
@@ -1108,6 +1113,10 @@ impl Run<'_> {
                 ctx.checkpoint("after:Associate").await;
                 let e = self.wait(&id, WaitTarget::InUse).await?;
                 self.cloud.eip = Some(e);
+                if self.robbed.as_deref() == Some(id.as_str()) {
+                    self.tell_the_robbed(&id).await?;
+                    self.robbed = None;
+                }
             }
             Action::WaitInUse(id) => {
                 let e = self.wait(&id, WaitTarget::InUse).await?;

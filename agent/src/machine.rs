@@ -557,6 +557,17 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
                 )),
             };
         }
+        // Its taker's agent unbound it and is binding it to its own pod: gone for this one.
+        EipState::Available
+            if rec.eip_type == PodEIPType::Static
+                && rec.phase == Some(PodEIPPhase::Bound)
+                && rec.taken_by.is_some() =>
+        {
+            return Action::Lost(format!(
+                "EIP {id} was taken by pod {} (allow_eip_rob); this pod no longer has it and does not take it back: delete the pod to claim the EIP again",
+                rec.taken_by.as_deref().unwrap_or_default()
+            ));
+        }
         EipState::Available => {}
     }
 
@@ -1413,6 +1424,42 @@ mod tests {
         assert!(
             matches!(lost, Action::Lost(ref m) if m.contains("192.168.0.77")),
             "{lost:?}"
+        );
+        // Told by the taker's agent: looked at at once (no fast path), and lost even in
+        // the moment the EIP is Available between the two associations (never taken back).
+        let told = RecordFacts {
+            taken_by: Some("default/robber".into()),
+            ..bound_static.clone()
+        };
+        let request = named("eip-n");
+        let facts = |cloud: &CloudFacts| {
+            decide(&Facts {
+                pod: Some(&published),
+                request: &request,
+                record: Some(&told),
+                cloud,
+                switches: rob_on.clone(),
+                expired: false,
+                verify: false,
+            })
+        };
+        assert_eq!(
+            facts(&CloudFacts::default()),
+            Action::Observe(Observation::Eip("eip-n".into()))
+        );
+        let moving = CloudFacts {
+            eip: Some(Some(eip("eip-n", EipState::Available, None))),
+            ..CloudFacts::default()
+        };
+        assert!(
+            matches!(facts(&moving), Action::Lost(ref m) if m.contains("taken by pod default/robber")),
+            "{:?}",
+            facts(&moving)
+        );
+        assert!(
+            matches!(facts(&elsewhere), Action::Lost(ref m) if m.contains("pod default/robber (eni-x 192.168.0.77)")),
+            "{:?}",
+            facts(&elsewhere)
         );
         run(vec![
             Case {
