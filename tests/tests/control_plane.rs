@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eip_cloudsim::{CloudSim, SimConfig};
-use eip_e2e::control_plane::ControlPlane;
+use eip_cloudsim::{CloudSim, RunningSim, SimConfig};
+use eip_e2e::control_plane::{ControlPlane, NodeLease};
+use eip_e2e::fake_extender::{FakeExtender, Script};
 use eip_e2e::{bounded, node_of, pod, pod_ip, wait_for};
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
-use sandbox::nodesim::{NodeConfig, NodeSim};
+use sandbox::nodesim::{NodeConfig, NodeSim, RunningNode};
 use serde_json::json;
 
 /// Startup of four processes on two busy cores, then one pod.
@@ -32,23 +33,10 @@ async fn the_real_kube_scheduler_binds_a_pod_to_a_simulated_node() -> anyhow::Re
         let client = cp.client();
 
         let ns = "smoke";
-        let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &namespace)
-            .await?;
-        cp.wait_default_service_account(ns).await?;
-
+        namespace(&cp, ns).await?;
         // One simulated node: an ECS instance in the emulator, registered as kubelet would,
         // its lease renewed so the node lifecycle controller keeps it Ready.
-        let sim = SimConfig::default();
-        let instance_types = sim.instance_types.clone();
-        let cloud = CloudSim::start(sim).await?;
-        let admin = cloud.admin();
-        let cfg = NodeConfig::new("n1", "ecs.g7.large").provision(&admin, &instance_types, None)?;
-        let node = NodeSim::new(client.clone(), cfg, Arc::new(admin))
-            .spawn()
-            .await?;
-        let _lease = cp.node_lease("n1").await?;
+        let nodes = Nodes::start(&cp, &["n1"]).await?;
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         pods.create(&PostParams::default(), &pod("web-0").build()?)
@@ -88,10 +76,112 @@ async fn the_real_kube_scheduler_binds_a_pod_to_a_simulated_node() -> anyhow::Re
             "{scheduled:?}"
         );
 
-        node.shutdown().await?;
-        cloud.shutdown().await;
+        nodes.shutdown().await?;
         cp.shutdown();
         eprintln!("smoke test done in {:?}", started.elapsed());
+        Ok(())
+    })
+    .await
+}
+
+/// Simulated nodes registered through the API, each with its Lease renewed.
+struct Nodes {
+    cloud: RunningSim,
+    nodes: Vec<(RunningNode, NodeLease)>,
+}
+
+impl Nodes {
+    async fn start(cp: &ControlPlane, names: &[&str]) -> anyhow::Result<Self> {
+        let sim = SimConfig::default();
+        let instance_types = sim.instance_types.clone();
+        let cloud = CloudSim::start(sim).await?;
+        let admin = cloud.admin();
+        let mut nodes = Vec::new();
+        for name in names {
+            let cfg =
+                NodeConfig::new(*name, "ecs.g7.large").provision(&admin, &instance_types, None)?;
+            let node = NodeSim::new(cp.client(), cfg, Arc::new(admin.clone()))
+                .spawn()
+                .await?;
+            nodes.push((node, cp.node_lease(name).await?));
+        }
+        Ok(Nodes { cloud, nodes })
+    }
+
+    async fn shutdown(self) -> anyhow::Result<()> {
+        for (node, _lease) in self.nodes {
+            node.shutdown().await?;
+        }
+        self.cloud.shutdown().await;
+        Ok(())
+    }
+}
+
+async fn namespace(cp: &ControlPlane, name: &str) -> anyhow::Result<()> {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<Namespace>::all(cp.client())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    cp.wait_default_service_account(name).await
+}
+
+/// kube-scheduler v1.20 reads a v1beta1 configuration with an extender, calls it with the
+/// protocol's PascalCase body, and follows its filter answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_kube_scheduler_follows_an_extender_configured_in_v1beta1() -> anyhow::Result<()> {
+    bounded(TEST_TIMEOUT, async {
+        let mut cp = ControlPlane::start().await?;
+        let ns = "extender";
+        namespace(&cp, ns).await?;
+        let nodes = Nodes::start(&cp, &["n1", "n2"]).await?;
+
+        let mut script = Script::default();
+        script
+            .failed
+            .insert("n1".into(), "n1 is refused by the test".into());
+        let extender = FakeExtender::start(cp.client(), script).await?;
+        cp.restart_scheduler(json!({
+            "extenders": [{
+                "urlPrefix": extender.url(),
+                "filterVerb": "filter",
+                "prioritizeVerb": "prioritize",
+                "weight": 1,
+                "nodeCacheCapable": true,
+                "ignorable": false,
+                "httpTimeout": "2s",
+            }],
+        }))
+        .await?;
+
+        let pods: Api<Pod> = Api::namespaced(cp.client(), ns);
+        pods.create(&PostParams::default(), &pod("web-0").build()?)
+            .await?;
+        let placed = wait_for("web-0 bound", WAIT, || {
+            let pods = pods.clone();
+            async move { Ok(Some(pods.get("web-0").await?).filter(|p| node_of(p).is_some())) }
+        })
+        .await
+        .map_err(|e| e.context(cp.log_tail("kube-scheduler", 30)))?;
+        assert_eq!(node_of(&placed).as_deref(), Some("n2"));
+
+        let filters = extender.calls_of("filter");
+        let call = filters.first().expect("kube-scheduler called filter");
+        assert_eq!(
+            call.body["Pod"]["metadata"]["name"], "web-0",
+            "{:?}",
+            call.body
+        );
+        let mut offered: Vec<&str> = call.body["NodeNames"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|n| n.as_str()).collect())
+            .unwrap_or_default();
+        offered.sort();
+        assert_eq!(offered, ["n1", "n2"], "{:?}", call.body);
+        assert!(call.body["Nodes"].is_null(), "{:?}", call.body);
+
+        extender.shutdown().await;
+        nodes.shutdown().await?;
+        cp.shutdown();
         Ok(())
     })
     .await
