@@ -71,7 +71,7 @@ rm -f "$STAMP"
 # The Debian mirror host this machine's apt already uses (deb822 or one-line sources).
 mirror=$(
     cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
-        grep -Eo 'https?://[^ ]+/debian/?( |$)' | head -n1 | tr -d ' ' | sed 's:/$::'
+        grep -Ev '^[[:space:]]*#' | grep -Eo 'https?://[^ ]+/debian/?( |$)' | head -n1 | tr -d ' ' | sed 's:/$::'
 ) || true
 [[ -n "$mirror" ]] || die "no Debian mirror (a URI ending in /debian) in /etc/apt/sources.list(.d)"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -138,6 +138,7 @@ else
     # A security upload may be signed by a key newer than bookworm's keyring package.
     # The .dsc still came through apt's signed Sources index, which fixes its sha256.
     log "warning: the .dsc signature did not verify against $KEYRING_PKG:"
+    # shellcheck disable=SC2001 # indents every line
     sed 's/^/    /' <<<"$gpgv_out" >&2
     [[ "${KUBE_EIP_REQUIRE_DSC_SIGNATURE:-0}" != 1 ]] || die "KUBE_EIP_REQUIRE_DSC_SIGNATURE=1"
     dsc_signature="not verified (apt's signed Sources index only)"
