@@ -146,6 +146,80 @@ fn discovery_grant() -> Grant {
     }
 }
 
+fn basic_user_grant() -> Grant {
+    Grant {
+        binding: "ClusterRoleBinding system:basic-user".to_string(),
+        role: "ClusterRole system:basic-user".to_string(),
+        namespace: None,
+        rule: rbac::basic_user_rule(),
+    }
+}
+
+/// The group, version and plural of SelfSubjectAccessReview.
+pub(crate) const SSAR_PATH: [&str; 4] = [
+    "apis",
+    "authorization.k8s.io",
+    "v1",
+    "selfsubjectaccessreviews",
+];
+
+/// Answers a SelfSubjectAccessReview (`authorization.k8s.io/v1`, create only, nothing
+/// stored) for `user` from the same authorizer as requests: `status.allowed`, and the
+/// grant that allows it as `status.reason`. Without a user (no token: the admin, RBAC not
+/// enforced) everything is allowed.
+pub(crate) fn self_subject_access_review(
+    policy: &Policy,
+    user: Option<&UserInfo>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, ApiError> {
+    let spec = &body["spec"];
+    let str_of = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let a = if let Some(r) = spec.get("resourceAttributes").filter(|r| r.is_object()) {
+        RequestAttributes {
+            verb: str_of(r, "verb"),
+            resource_request: true,
+            path: String::new(),
+            api_group: str_of(r, "group"),
+            namespace: str_of(r, "namespace"),
+            resource: str_of(r, "resource"),
+            subresource: str_of(r, "subresource"),
+            name: str_of(r, "name"),
+        }
+    } else if let Some(n) = spec.get("nonResourceAttributes").filter(|n| n.is_object()) {
+        RequestAttributes {
+            verb: str_of(n, "verb"),
+            path: str_of(n, "path"),
+            ..RequestAttributes::default()
+        }
+    } else {
+        return Err(ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified".to_string(),
+            details: None,
+        });
+    };
+    let grant = match user {
+        None => Some("RBAC is not enforced for this user (no token)".to_string()),
+        Some(u) => [discovery_grant(), basic_user_grant()]
+            .into_iter()
+            .find(|g| g.allows(&a))
+            .or_else(|| policy.authorize(u, &a))
+            .map(|g| format!("RBAC: allowed by {} of {}", g.binding, g.role)),
+    };
+    let mut out = body.clone();
+    out["apiVersion"] = json!("authorization.k8s.io/v1");
+    out["kind"] = json!("SelfSubjectAccessReview");
+    if !out["metadata"].is_object() {
+        out["metadata"] = json!({});
+    }
+    out["status"] = match grant {
+        Some(reason) => json!({"allowed": true, "reason": reason}),
+        None => json!({"allowed": false}),
+    };
+    Ok(out)
+}
+
 impl Auth {
     /// Registers a token for a user.
     pub fn insert(&self, token: String, user: UserInfo) {
@@ -174,7 +248,9 @@ impl Auth {
         user: &UserInfo,
         a: &RequestAttributes,
     ) -> Result<(), ApiError> {
-        let allowed = discovery_grant().allows(a) || policy.authorize(user, a).is_some();
+        let allowed = discovery_grant().allows(a)
+            || basic_user_grant().allows(a)
+            || policy.authorize(user, a).is_some();
         *lock(&self.audit)
             .entry(AuditEntry {
                 user: user.name.clone(),

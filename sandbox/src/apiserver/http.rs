@@ -104,16 +104,32 @@ pub(crate) async fn handle(
         .headers()
         .get(AUTHORIZATION)
         .map(|h| h.to_str().unwrap_or_default());
-    match shared.auth.authenticate(authorization) {
-        Ok(None) => {}
+    let user = match shared.auth.authenticate(authorization) {
+        Ok(None) => None,
         Ok(Some(user)) => {
             let attrs = RequestAttributes::from_request(&method, &path, &query.0);
             let policy = auth::policy(&shared.lock());
             if let Err(e) = shared.auth.authorize(&policy, &user, &attrs) {
                 return error_response(&e);
             }
+            Some(user)
         }
         Err(e) => return error_response(&e),
+    };
+    if segs == auth::SSAR_PATH {
+        if method != "POST" {
+            return error_response(&ApiError::method_not_allowed(&path));
+        }
+        let answer = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid SelfSubjectAccessReview: {e}")))
+            .and_then(|review| {
+                let policy = auth::policy(&shared.lock());
+                auth::self_subject_access_review(&policy, user.as_ref(), &review)
+            });
+        return match answer {
+            Ok(v) => json_response(StatusCode::CREATED, &v),
+            Err(e) => error_response(&e),
+        };
     }
     let ctx = Ctx {
         shared: shared.into_inner(),

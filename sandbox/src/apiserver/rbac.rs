@@ -487,6 +487,20 @@ pub fn discovery_rule() -> PolicyRule {
     }
 }
 
+/// The rule every authenticated user has in a new cluster through the bootstrap
+/// ClusterRole `system:basic-user`: asking what they themselves may do.
+pub fn basic_user_rule() -> PolicyRule {
+    PolicyRule {
+        verbs: vec!["create".to_string()],
+        api_groups: Some(vec!["authorization.k8s.io".to_string()]),
+        resources: Some(vec![
+            "selfsubjectaccessreviews".to_string(),
+            "selfsubjectrulesreviews".to_string(),
+        ]),
+        ..PolicyRule::default()
+    }
+}
+
 /// The `Forbidden` message the API server writes (upstream `forbiddenMessage`).
 pub fn forbidden_message(user: &UserInfo, a: &RequestAttributes) -> String {
     if !a.resource_request {
