@@ -1,19 +1,26 @@
 //! The real control plane tier: etcd, kube-apiserver, kube-controller-manager and
-//! kube-scheduler v1.20.2 built by `hack/control-plane/fetch-and-build.sh`, with a
-//! simulated node registered through the API. Fails (never skips) when the binaries are
-//! missing: `make test` builds them first.
+//! kube-scheduler v1.20.2 built by `hack/control-plane/fetch-and-build.sh`, with simulated
+//! nodes registered through the API (the node simulator writes pod IPs and confirms
+//! deletions; Lease heartbeats keep the node lifecycle controller content). These tests
+//! fail (never skip) when the binaries are missing: `make test` builds them first.
 
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::anyhow;
 use eip_cloudsim::{CloudSim, RunningSim, SimConfig};
 use eip_e2e::control_plane::{ControlPlane, NodeLease};
 use eip_e2e::fake_extender::{FakeExtender, Script};
-use eip_e2e::{bounded, node_of, pod, pod_ip, wait_for};
+use eip_e2e::fixtures::APP_LABEL;
+use eip_e2e::{bounded, deployment, node_of, pod, pod_ip, wait_for};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 use sandbox::nodesim::{NodeConfig, NodeSim, RunningNode};
+use sandbox::workloads::is_running_and_ready;
 use serde_json::json;
 
 /// Startup of four processes on two busy cores, then one pod.
@@ -21,7 +28,8 @@ const TEST_TIMEOUT: Duration = Duration::from_secs(240);
 const WAIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_real_kube_scheduler_binds_a_pod_to_a_simulated_node() -> anyhow::Result<()> {
+async fn the_real_control_plane_binds_runs_and_deletes_pods_of_a_simulated_node()
+-> anyhow::Result<()> {
     bounded(TEST_TIMEOUT, async {
         let started = Instant::now();
         let cp = ControlPlane::start().await?;
@@ -76,6 +84,38 @@ async fn the_real_kube_scheduler_binds_a_pod_to_a_simulated_node() -> anyhow::Re
             "{scheduled:?}"
         );
 
+        // A graceful deletion is confirmed by the node simulator, which frees the IP.
+        let ip = pod_ip(&placed).expect("web-0 has an IP");
+        pods.delete("web-0", &DeleteParams::default().grace_period(1))
+            .await?;
+        wait_for("web-0 deleted", WAIT, || {
+            let pods = pods.clone();
+            async move { Ok(pods.get_opt("web-0").await?.is_none().then_some(())) }
+        })
+        .await?;
+        assert!(!nodes.cloud_pod_ips("n1")?.contains(&ip), "{ip} still held");
+
+        // kube-controller-manager's Deployment and ReplicaSet controllers make the pods.
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+        deployments
+            .create(
+                &PostParams::default(),
+                &deployment("api").replicas(2).build()?,
+            )
+            .await?;
+        let running = wait_for("2 pods of api Running and Ready", WAIT, || {
+            let pods = pods.clone();
+            async move {
+                let lp = ListParams::default().labels(&format!("{APP_LABEL}=api"));
+                let list = pods.list(&lp).await?.items;
+                let ready = list.iter().filter(|p| is_running_and_ready(p)).count();
+                Ok((ready == 2).then_some(list))
+            }
+        })
+        .await
+        .map_err(|e| e.context(cp.log_tail("kube-controller-manager", 30)))?;
+        assert!(running.iter().all(|p| node_of(p).as_deref() == Some("n1")));
+
         nodes.shutdown().await?;
         cp.shutdown();
         eprintln!("smoke test done in {:?}", started.elapsed());
@@ -87,7 +127,7 @@ async fn the_real_kube_scheduler_binds_a_pod_to_a_simulated_node() -> anyhow::Re
 /// Simulated nodes registered through the API, each with its Lease renewed.
 struct Nodes {
     cloud: RunningSim,
-    nodes: Vec<(RunningNode, NodeLease)>,
+    nodes: Vec<(NodeConfig, RunningNode, NodeLease)>,
 }
 
 impl Nodes {
@@ -100,16 +140,31 @@ impl Nodes {
         for name in names {
             let cfg =
                 NodeConfig::new(*name, "ecs.g7.large").provision(&admin, &instance_types, None)?;
-            let node = NodeSim::new(cp.client(), cfg, Arc::new(admin.clone()))
+            let node = NodeSim::new(cp.client(), cfg.clone(), Arc::new(admin.clone()))
                 .spawn()
                 .await?;
-            nodes.push((node, cp.node_lease(name).await?));
+            nodes.push((cfg, node, cp.node_lease(name).await?));
         }
         Ok(Nodes { cloud, nodes })
     }
 
+    /// The private IPs the cloud holds for pods of this node.
+    fn cloud_pod_ips(&self, node: &str) -> anyhow::Result<BTreeSet<Ipv4Addr>> {
+        let (cfg, _, _) = self
+            .nodes
+            .iter()
+            .find(|(c, _, _)| c.name == node)
+            .ok_or_else(|| anyhow!("no simulated node {node}"))?;
+        let instance = self
+            .cloud
+            .admin()
+            .instance(&cfg.instance_id)
+            .ok_or_else(|| anyhow!("instance {} gone", cfg.instance_id))?;
+        Ok(instance.pod_ips)
+    }
+
     async fn shutdown(self) -> anyhow::Result<()> {
-        for (node, _lease) in self.nodes {
+        for (_, node, _lease) in self.nodes {
             node.shutdown().await?;
         }
         self.cloud.shutdown().await;
