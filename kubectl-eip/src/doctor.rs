@@ -183,7 +183,7 @@ pub fn eni_config_check(data: Option<Option<&BTreeMap<String, String>>>) -> Chec
         (Some(problem), _) => Check::fail(
             format!("{cm} is invalid, so the EIP feature is off: {problem}"),
             format!(
-                "fix {cm} (kubectl -n {ENI_CONFIG_NAMESPACE} edit configmap {ENI_CONFIG_NAME}); no restart needed"
+                "edit it (kubectl -n {ENI_CONFIG_NAMESPACE} edit configmap {ENI_CONFIG_NAME}); no restart needed"
             ),
         ),
         (None, false) => Check::warn(
@@ -277,7 +277,7 @@ pub fn conflicts_check(
         }
     }
     Check::ok(format!(
-        "no other EIP controller (Terway before v1.7.0, {ACK_CONTROLLER})"
+        "no second EIP controller (no Terway before v1.7.0 with its EIP pool on, no {ACK_CONTROLLER})"
     ))
 }
 
@@ -515,7 +515,26 @@ pub fn describe(n: &Need, current: &str) -> String {
     s
 }
 
-/// The RBAC line from what SelfSubjectAccessReview refused (`denied` as [`describe`]d).
+/// The refused permissions as phrases, verbs of the same resource and scope joined
+/// (`get/patch deployments.apps in default`), in the order of [`NEEDS`].
+pub fn describe_all(denied: &[&Need], current: &str) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for n in denied {
+        let what = describe(n, current);
+        let rest = what.split_once(' ').map_or("", |(_, r)| r).to_owned();
+        match groups.iter_mut().find(|(r, _)| *r == rest) {
+            Some((_, verbs)) => verbs.push(n.verb),
+            None => groups.push((rest, vec![n.verb])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(rest, verbs)| format!("{} {rest}", verbs.join("/")))
+        .collect()
+}
+
+/// The RBAC line from what SelfSubjectAccessReview refused (`denied` as [`describe_all`]
+/// phrases them).
 pub fn rbac_check(user: &str, denied: &[String], checked: usize) -> Check {
     if denied.is_empty() {
         Check::ok(format!(
@@ -774,13 +793,13 @@ async fn rbac(kube: &Kube) -> Check {
         match api.create(&PostParams::default(), &review).await {
             Ok(r) => {
                 if !r.status.is_some_and(|s| s.allowed) {
-                    denied.push(describe(n, &kube.namespace));
+                    denied.push(n);
                 }
             }
             Err(e) => return unreadable("your permissions", &kube.err(call)(e)),
         }
     }
-    rbac_check("you", &denied, NEEDS.len())
+    rbac_check("you", &describe_all(&denied, &kube.namespace), NEEDS.len())
 }
 
 /// `kubectl eip doctor`.

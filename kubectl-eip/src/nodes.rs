@@ -201,7 +201,7 @@ pub fn render(rows: &[NodeRow], region: &Region, no_headers: bool) -> String {
                 out.push_str(&format!("Free IPs in zone {zone}: {n}\n"));
             }
         }
-        Some(_) => out.push_str("Free IPs per zone: none known (no vSwitch in eni-config)\n"),
+        Some(_) => out.push_str("Free IPs per zone: none reported by eip-extender\n"),
         None => out.push_str(&format!("Free IPs per zone: {UNKNOWN}\n")),
     }
     out
