@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -138,7 +138,18 @@ impl Component {
         let log = logs.join(format!("{name}.log"));
         let out = File::create(&log).with_context(|| format!("create {}", log.display()))?;
         let err = out.try_clone()?;
-        let child = Command::new(&bin)
+        // With setpriv (util-linux), a component dies with the test process even when
+        // that is killed before the drop runs (a timeout, SIGKILL). The parent-death
+        // signal fires when the spawning thread ends: the test's own thread here.
+        let mut cmd = match find_on_path("setpriv") {
+            Some(setpriv) => {
+                let mut c = Command::new(setpriv);
+                c.args(["--pdeathsig", "KILL", "--"]).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let child = cmd
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
@@ -174,6 +185,13 @@ impl Drop for Component {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// An executable named `name` in `$PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// The last `n` lines of a file (at most its last 64 KiB).
@@ -326,6 +344,7 @@ pub struct ControlPlane {
     dir: tempfile::TempDir,
     bins: Binaries,
     server: String,
+    ca_cert: PathBuf,
     kubeconfig: PathBuf,
     scheduler_kubeconfig: PathBuf,
     client: Client,
@@ -431,7 +450,7 @@ impl ControlPlane {
             &kubeconfig,
             kubeconfig_yaml(&server, &pki.ca_cert, "admin", &pki.admin_token),
         )?;
-        let client = client_from(&kubeconfig).await?;
+        let client = client_from_kubeconfig(&kubeconfig).await?;
         wait_apiserver_ready(&mut apiserver, &client).await?;
 
         // kube-controller-manager
@@ -486,6 +505,7 @@ impl ControlPlane {
             dir,
             bins,
             server,
+            ca_cert: pki.ca_cert.clone(),
             kubeconfig,
             scheduler_kubeconfig,
             client,
@@ -592,20 +612,69 @@ impl ControlPlane {
     /// Waits until the ServiceAccount controller has made `default` in `namespace` and
     /// the token controller has given it a token (admission rejects pods before that).
     pub async fn wait_default_service_account(&self, namespace: &str) -> anyhow::Result<()> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        self.service_account_token(namespace, "default").await?;
+        Ok(())
+    }
+
+    /// The token kube-controller-manager's token controller issued for the ServiceAccount
+    /// `namespace/name` (waiting for the account and its token Secret; 1.20 still issues
+    /// these long-lived tokens).
+    pub async fn service_account_token(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> anyhow::Result<String> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         crate::wait_for(
-            &format!("ServiceAccount {namespace}/default with a token"),
+            &format!("a token for ServiceAccount {namespace}/{name}"),
             Duration::from_secs(30),
             || {
-                let api = api.clone();
+                let (accounts, secrets) = (accounts.clone(), secrets.clone());
                 async move {
-                    let sa = api.get_opt("default").await?;
-                    Ok(sa.filter(|s| s.secrets.as_ref().is_some_and(|v| !v.is_empty())))
+                    let Some(sa) = accounts.get_opt(name).await? else {
+                        return Ok(None);
+                    };
+                    for r in sa.secrets.unwrap_or_default() {
+                        let Some(secret_name) = r.name else { continue };
+                        let Some(secret) = secrets.get_opt(&secret_name).await? else {
+                            continue;
+                        };
+                        if let Some(token) = secret.data.as_ref().and_then(|d| d.get("token")) {
+                            return Ok(Some(String::from_utf8(token.0.clone())?));
+                        }
+                    }
+                    Ok(None)
                 }
             },
         )
-        .await?;
-        Ok(())
+        .await
+    }
+
+    /// Writes a kubeconfig with the ServiceAccount `namespace/name`'s token (what a pod
+    /// of ours running as that account would use), for running a component under its
+    /// real RBAC; see [`client_from_kubeconfig`].
+    pub async fn service_account_kubeconfig(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> anyhow::Result<PathBuf> {
+        let token = self.service_account_token(namespace, name).await?;
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        let path = self
+            .dir
+            .path()
+            .join(format!("serviceaccount-{namespace}-{name}.kubeconfig"));
+        fs::write(
+            &path,
+            kubeconfig_yaml(&self.server, &self.ca_cert, &user, &token),
+        )?;
+        Ok(path)
+    }
+
+    /// The CA that signed kube-apiserver's serving certificate (PEM file).
+    pub fn ca_cert(&self) -> &Path {
+        &self.ca_cert
     }
 
     /// Renews `kube-node-lease/<node>` every 10 s as kubelet does, so that the node
@@ -643,7 +712,8 @@ impl Drop for ControlPlane {
     }
 }
 
-async fn client_from(path: &Path) -> anyhow::Result<Client> {
+/// A client from a kubeconfig file (its current context).
+pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<Client> {
     let kc = kube::config::Kubeconfig::read_from(path)?;
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
     Ok(Client::try_from(cfg)?)

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use eip_cloudsim::{CloudSim, RunningSim, SimConfig};
-use eip_e2e::control_plane::{ControlPlane, NodeLease};
+use eip_e2e::control_plane::{ControlPlane, NodeLease, client_from_kubeconfig};
 use eip_e2e::fake_extender::{FakeExtender, Script};
 use eip_e2e::fixtures::APP_LABEL;
 use eip_e2e::{bounded, deployment, node_of, pod, pod_ip, wait_for};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod};
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use sandbox::nodesim::{NodeConfig, NodeSim, RunningNode};
@@ -115,6 +116,35 @@ async fn the_real_control_plane_binds_runs_and_deletes_pods_of_a_simulated_node(
         .await
         .map_err(|e| e.context(cp.log_tail("kube-controller-manager", 30)))?;
         assert!(running.iter().all(|p| node_of(p).as_deref() == Some("n1")));
+
+        // A ServiceAccount's token authenticates, and RBAC decides: nothing until bound.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+        accounts
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "probe"}}))?,
+            )
+            .await?;
+        let probe = client_from_kubeconfig(&cp.service_account_kubeconfig(ns, "probe").await?)
+            .await?;
+        let probe_pods: Api<Pod> = Api::namespaced(probe, ns);
+        match probe_pods.list(&ListParams::default()).await {
+            Err(kube::Error::Api(s)) if s.code == 403 => {}
+            other => panic!("an unbound ServiceAccount listed pods: {other:?}"),
+        }
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": "probe-view"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "ServiceAccount", "name": "probe", "namespace": ns}],
+        }))?;
+        Api::<RoleBinding>::namespaced(client.clone(), ns)
+            .create(&PostParams::default(), &binding)
+            .await?;
+        wait_for("probe may list pods once bound to view", WAIT, || {
+            let probe_pods = probe_pods.clone();
+            async move { Ok(probe_pods.list(&ListParams::default()).await.ok().map(|_| ())) }
+        })
+        .await?;
 
         nodes.shutdown().await?;
         cp.shutdown();
