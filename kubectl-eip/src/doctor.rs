@@ -425,6 +425,10 @@ const fn need(
     }
 }
 
+const CRD_GROUP: &str = "apiextensions.k8s.io";
+/// The PodEIP CRD's name (`PodEIP::crd_name()`, as a constant for [`NEEDS`]).
+const PODEIP_CRD: &str = "podeips.kube-eip.io";
+
 /// Every permission the plugin's commands use (deploy/base/kubectl-eip-user-rbac.yaml grants
 /// them; `tests/rbac.rs` proves each is used and enough).
 pub const NEEDS: &[Need] = &[
@@ -473,12 +477,24 @@ pub const NEEDS: &[Need] = &[
         "deployments",
         Scope::In(ENI_CONFIG_NAMESPACE),
     ),
-    need(
-        "get",
-        "apiextensions.k8s.io",
-        "customresourcedefinitions",
-        Scope::Cluster,
-    ),
+    Need {
+        name: PODEIP_CRD,
+        ..need(
+            "get",
+            CRD_GROUP,
+            "customresourcedefinitions",
+            Scope::Cluster,
+        )
+    },
+    Need {
+        name: ACK_CRD,
+        ..need(
+            "get",
+            CRD_GROUP,
+            "customresourcedefinitions",
+            Scope::Cluster,
+        )
+    },
     need(
         "create",
         "authorization.k8s.io",
@@ -825,6 +841,11 @@ mod tests {
 
     fn data(eni_conf: &str) -> BTreeMap<String, String> {
         [(ENI_CONF_KEY.to_owned(), eni_conf.to_owned())].into()
+    }
+
+    #[test]
+    fn the_crd_name_needed_is_podeips() {
+        assert_eq!(PODEIP_CRD, PodEIP::crd_name());
     }
 
     #[test]

@@ -212,7 +212,7 @@ ok    PodEIP CRD installed (kube-eip.io/v1alpha1)
 ok    eip-agent ready on every schedulable node (1/1)
 ok    eip-extender ready at URL
 ok    kube-scheduler configured to call eip-extender (ConfigMap kube-system/eip-kube-scheduler-config)
-ok    you may do everything kubectl eip does (28 permissions checked)
+ok    you may do everything kubectl eip does (29 permissions checked)
 ";
         const QUIET: &str =
             "ok    no Warning events from eip-agent or eip-extender in the last hour\n";
@@ -228,7 +228,7 @@ fail  eip-extender is not installed (no Deployment kube-eip/eip-extender)
       fix: install kube-eip: kubectl apply -k deploy/base
 warn  no ConfigMap kube-system/eip-kube-scheduler-config: unless kube-scheduler is configured otherwise, it places EIP pods without asking eip-extender
       fix: give kube-scheduler deploy/scheduler/kube-scheduler-config.yaml (kubectl apply -k deploy/scheduler creates the ConfigMap)
-ok    you may do everything kubectl eip does (28 permissions checked)
+ok    you may do everything kubectl eip does (29 permissions checked)
 {QUIET}"),
                 stderr: "error: 2 of 9 checks failed; see the fix under each\n".to_owned(),
                 code: 1,
@@ -312,7 +312,7 @@ warn  1 Warning event from eip-agent or eip-extender in the last hour: InvalidEn
                     cannot("eip-agent", "get daemonset.apps \"eip-agent\" in namespace \"kube-eip\""),
                     cannot("eip-extender", "get deployment.apps \"eip-extender\" in namespace \"kube-eip\""),
                     cannot("kube-scheduler's configuration", "get configmap \"eip-kube-scheduler-config\" in namespace \"kube-system\""),
-                    format!("fail  you may not: patch pods in default, list events in all namespaces, list podeips.kube-eip.io in all namespaces, get/patch deployments.apps in default, get/patch statefulsets.apps in default, get/patch daemonsets.apps in default, get/patch replicasets.apps in default, get/list/patch jobs.batch in default, get/patch cronjobs.batch in default, get daemonsets.apps in kube-eip, get deployments.apps in kube-eip, list nodes, get services/proxy \"eip-extender:8484\" in kube-eip, get configmaps \"eni-config\" in kube-system, get configmaps \"eip-kube-scheduler-config\" in kube-system, get daemonsets.apps in kube-system, get deployments.apps in kube-system, get customresourcedefinitions.apiextensions.k8s.io\n{bind}"),
+                    format!("fail  you may not: patch pods in default, list events in all namespaces, list podeips.kube-eip.io in all namespaces, get/patch deployments.apps in default, get/patch statefulsets.apps in default, get/patch daemonsets.apps in default, get/patch replicasets.apps in default, get/list/patch jobs.batch in default, get/patch cronjobs.batch in default, get daemonsets.apps in kube-eip, get deployments.apps in kube-eip, list nodes, get services/proxy \"eip-extender:8484\" in kube-eip, get configmaps \"eni-config\" in kube-system, get configmaps \"eip-kube-scheduler-config\" in kube-system, get daemonsets.apps in kube-system, get deployments.apps in kube-system, get customresourcedefinitions.apiextensions.k8s.io \"podeips.kube-eip.io\", get customresourcedefinitions.apiextensions.k8s.io \"podeips.alibabacloud.com\"\n{bind}"),
                     cannot("recent events", "list events"),
                 ]
                 .concat(),
