@@ -202,8 +202,11 @@ async fn examples_scenario() -> anyhow::Result<()> {
     let stderr = drain(child.stderr.take().context("stderr is piped")?);
     let (text, rest) = banner(&mut child).await?;
     assert!(
-        text.contains(&format!("export KUBECONFIG={}", kubeconfig.display())),
-        "{text}"
+        text.contains(&format!(
+            "export KUBECONFIG={}\n  kubectl eip show -A    # the kubectl eip plugin: cargo install --path kubectl-eip\n",
+            kubeconfig.display()
+        )),
+        "the plugin is the first thing to try: {text}"
     );
     assert!(kubeconfig.exists(), "no kubeconfig at {kubeconfig:?}");
     let cloud = field(&text, "eip-cloudsim: ")?

@@ -185,6 +185,10 @@ impl Banner {
             );
         }
         let _ = writeln!(s, "  export KUBECONFIG={}", self.kubeconfig.display());
+        let _ = writeln!(
+            s,
+            "  kubectl eip show -A    # the kubectl eip plugin: cargo install --path kubectl-eip"
+        );
         let _ = writeln!(s, "  kubectl apply -f {}", ex(EXAMPLE_DEPLOYMENT));
         let _ = writeln!(s, "  kubectl apply -f {}", ex(EXAMPLE_STATEFULSET));
         if let Some(id) = self.named_eips.first() {
@@ -196,6 +200,9 @@ impl Banner {
         }
         let _ = writeln!(s, "  kubectl get pods -o wide");
         let _ = writeln!(s, "  kubectl get podeips");
+        let extender = self.extender_url.trim_end_matches('/');
+        let _ = writeln!(s, "  kubectl eip nodes --extender {extender}");
+        let _ = writeln!(s, "  kubectl eip doctor --extender {extender}");
         if !self.named_eips.is_empty() {
             let _ = writeln!(s, "named EIPs: {}", self.named_eips.join(" "));
         }
@@ -411,11 +418,14 @@ mod tests {
             "\
 sandbox running: node-1 (ecs.g7.large, cn-hangzhou-h), node-2 (ecs.g7.large, cn-hangzhou-i)
   export KUBECONFIG=/w/sandbox.kubeconfig
+  kubectl eip show -A    # the kubectl eip plugin: cargo install --path kubectl-eip
   kubectl apply -f sandbox/examples/deployment-with-eip.yaml
   kubectl apply -f sandbox/examples/statefulset-keep-eip.yaml
   sed s/EIP_ID/eip-abc/ sandbox/examples/pod-with-named-eip.yaml | kubectl apply -f -
   kubectl get pods -o wide
   kubectl get podeips
+  kubectl eip nodes --extender http://127.0.0.1:2000
+  kubectl eip doctor --extender http://127.0.0.1:2000
 named EIPs: eip-abc
 eip-cloudsim: http://127.0.0.1:1000 (admin API: http://127.0.0.1:1000/_sim/state)
 eip-extender: http://127.0.0.1:2000/debug/state
