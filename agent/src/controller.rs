@@ -15,7 +15,9 @@ use eip_cloud::metadata::MetadataClient;
 use eip_cloud::{Cloud, WaitTarget, Waiter};
 use eip_core::annotations::{EipRequest, ReleaseStrategy, ignored_annotations};
 use eip_core::names;
-use eip_core::podeip::{PodEIP, PodEIPPhase, PodEIPSpec, PodEIPType};
+use eip_core::podeip::{
+    Change, PodEIP, PodEIPPhase, PodEIPSpec, PodEIPStatusPatch as Status, PodEIPType,
+};
 use eip_core::workload::{self, Owner as Workload};
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -848,12 +850,12 @@ impl Run<'_> {
                     self.create_record(&PodEIPSpec::from_request(&EipRequest::allocate_default()))
                         .await?;
                 }
-                self.status(json!({
-                    "phase": PodEIPPhase::Failed,
-                    "lastError": msg,
-                    "podUid": pod_uid,
-                    "node": ctx.cfg.node_name,
-                }))
+                self.status(Status {
+                    last_error: msg.clone().into(),
+                    pod_uid: Change::set_or_clear(pod_uid),
+                    node: ctx.cfg.node_name.clone().into(),
+                    ..Status::phase(PodEIPPhase::Failed)
+                })
                 .await?;
                 ctx.event(
                     &self.pod_ref(),
@@ -893,7 +895,11 @@ impl Run<'_> {
             Action::Blocked(msg) => {
                 ctx.metrics.failure("Blocked".into());
                 if self.rec.is_some() {
-                    self.status(json!({"lastError": msg})).await?;
+                    self.status(Status {
+                        last_error: msg.clone().into(),
+                        ..Status::default()
+                    })
+                    .await?;
                 }
                 ctx.event(
                     &self.pod_ref(),
@@ -913,8 +919,11 @@ impl Run<'_> {
                 }}}))
                 .await?;
                 self.condition(false, names::REASON_FAILED, &msg).await?;
-                self.status(json!({"phase": PodEIPPhase::Failed, "lastError": msg}))
-                    .await?;
+                self.status(Status {
+                    last_error: msg.clone().into(),
+                    ..Status::phase(PodEIPPhase::Failed)
+                })
+                .await?;
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Warning,
@@ -945,12 +954,12 @@ impl Run<'_> {
                 };
                 self.create_record(&PodEIPSpec::from_request(&req)).await?;
                 let uid = pf.map(|p| p.uid.clone());
-                self.status(json!({
-                    "phase": PodEIPPhase::Pending,
-                    "podUid": uid,
-                    "node": ctx.cfg.node_name,
-                    "podLastSeen": now_time(),
-                }))
+                self.status(Status {
+                    pod_uid: Change::set_or_clear(uid.clone()),
+                    node: ctx.cfg.node_name.clone().into(),
+                    pod_last_seen: now_time().into(),
+                    ..Status::phase(PodEIPPhase::Pending)
+                })
                 .await?;
             }
             Action::ResetRecord => {
@@ -964,16 +973,16 @@ impl Run<'_> {
                 let rv = self.rec.as_ref().and_then(|r| r.resource_version());
                 let patch = json!({
                     "metadata": {"resourceVersion": rv},
-                    "status": {
-                        "phase": PodEIPPhase::Pending,
-                        "podUid": pf.map(|p| p.uid.clone()),
-                        "node": ctx.cfg.node_name,
-                        "networkInterfaceId": null,
-                        "privateIpAddress": null,
-                        "releaseAt": null,
-                        "lastError": null,
-                        "podLastSeen": now_time(),
-                    }
+                    "status": Status {
+                        pod_uid: Change::set_or_clear(pf.map(|p| p.uid.clone())),
+                        node: ctx.cfg.node_name.clone().into(),
+                        network_interface_id: Change::Clear,
+                        private_ip_address: Change::Clear,
+                        release_at: Change::Clear,
+                        last_error: Change::Clear,
+                        pod_last_seen: now_time().into(),
+                        ..Status::phase(PodEIPPhase::Pending)
+                    },
                 });
                 let r = self
                     .recs
@@ -1006,8 +1015,11 @@ impl Run<'_> {
                     return Ok(Some(Next::Idle));
                 };
                 let token = cloudops::client_token(&p.uid, &rec.uid().unwrap_or_default());
-                self.status(json!({"phase": PodEIPPhase::Allocating, "podUid": p.uid}))
-                    .await?;
+                self.status(Status {
+                    pod_uid: p.uid.clone().into(),
+                    ..Status::phase(PodEIPPhase::Allocating)
+                })
+                .await?;
                 ctx.checkpoint("before:Allocate").await;
                 let owner = Owner {
                     cluster_id: &ctx.cfg.cluster_id,
@@ -1027,13 +1039,14 @@ impl Run<'_> {
                 ctx.checkpoint("after:Allocate").await;
                 ctx.metrics.allocations.inc();
                 let address = resp.eip_address.clone().unwrap_or_default();
-                self.status(json!({
-                    "allocationId": resp.allocation_id,
-                    "eipAddress": address,
-                    "bandwidth": req.bandwidth_mbps,
-                    "isp": req.isp.as_str(),
-                    "internetChargeType": req.internet_charge_type.as_str(),
-                }))
+                self.status(Status {
+                    allocation_id: resp.allocation_id.clone().into(),
+                    eip_address: address.clone().into(),
+                    bandwidth: i64::from(req.bandwidth_mbps).into(),
+                    isp: req.isp.as_str().to_owned().into(),
+                    internet_charge_type: req.internet_charge_type.as_str().to_owned().into(),
+                    ..Status::default()
+                })
                 .await?;
                 tracing::info!(pod = %self.key(), eip = %resp.allocation_id, "allocated");
                 self.cloud.eip = Some(Some(EipView {
@@ -1054,18 +1067,24 @@ impl Run<'_> {
                     .and_then(|t| t.iter().find(|e| e.id == id).cloned());
                 let address = found.as_ref().map(|e| e.address.clone());
                 let bw = found.as_ref().and_then(|e| e.bandwidth);
-                self.status(json!({"allocationId": id, "eipAddress": address, "bandwidth": bw}))
-                    .await?;
+                self.status(Status {
+                    allocation_id: id.clone().into(),
+                    eip_address: Change::set_or_clear(address),
+                    bandwidth: Change::set_or_clear(bw.map(i64::from)),
+                    ..Status::default()
+                })
+                .await?;
                 tracing::info!(pod = %self.key(), eip = %id, "adopted the EIP allocated before a restart");
                 self.cloud.eip = Some(found);
             }
             Action::RecordEni(eni) => {
                 let ip = pf.and_then(|p| p.ip).map(|i| i.to_string());
-                self.status(json!({
-                    "networkInterfaceId": eni,
-                    "privateIpAddress": ip,
-                    "node": ctx.cfg.node_name,
-                }))
+                self.status(Status {
+                    network_interface_id: eni.clone().into(),
+                    private_ip_address: Change::set_or_clear(ip),
+                    node: ctx.cfg.node_name.clone().into(),
+                    ..Status::default()
+                })
                 .await?;
             }
             Action::EniNotFound => {
@@ -1101,8 +1120,7 @@ impl Run<'_> {
                 self.cloud.eip = Some(e);
             }
             Action::Associate { id, eni, ip } => {
-                self.status(json!({"phase": PodEIPPhase::Associating}))
-                    .await?;
+                self.status(Status::phase(PodEIPPhase::Associating)).await?;
                 ctx.checkpoint("before:Associate").await;
                 let mut args = AssociateEipArgs::to_eni(&id, &eni, &ip);
                 args.mode = Some("NAT".into());
@@ -1133,14 +1151,17 @@ impl Run<'_> {
                     .map_err(Error::cloud(format!(
                         "add EIP {id} to bandwidth package {package}"
                     )))?;
-                self.status(json!({"bandwidthPackageId": package})).await?;
+                self.status(Status {
+                    bandwidth_package_id: package.clone().into(),
+                    ..Status::default()
+                })
+                .await?;
                 if let Some(Some(e)) = &mut self.cloud.eip {
                     e.bandwidth_package = Some(package);
                 }
             }
             Action::LeavePackage { id, package } => {
-                self.status(json!({"phase": PodEIPPhase::Releasing}))
-                    .await?;
+                self.status(Status::phase(PodEIPPhase::Releasing)).await?;
                 let res = cloud
                     .remove_common_bandwidth_package_ip(&BandwidthPackageIpArgs {
                         bandwidth_package_id: package.clone(),
@@ -1158,7 +1179,11 @@ impl Run<'_> {
                         ))(e));
                     }
                 }
-                self.status(json!({"bandwidthPackageId": null})).await?;
+                self.status(Status {
+                    bandwidth_package_id: Change::Clear,
+                    ..Status::default()
+                })
+                .await?;
                 if let Some(Some(e)) = &mut self.cloud.eip {
                     e.bandwidth_package = None;
                 }
@@ -1172,7 +1197,11 @@ impl Run<'_> {
                     })
                     .await
                     .map_err(Error::cloud(format!("change the bandwidth of EIP {id}")))?;
-                self.status(json!({"bandwidth": mbps})).await?;
+                self.status(Status {
+                    bandwidth: i64::from(mbps).into(),
+                    ..Status::default()
+                })
+                .await?;
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Normal,
@@ -1212,19 +1241,18 @@ impl Run<'_> {
                 if let Some(p) = pf {
                     lock(&ctx.permanent).remove(&p.uid);
                 }
-                self.status(json!({
-                    "phase": PodEIPPhase::Bound,
-                    "allocationId": id,
-                    "eipAddress": address,
-                    "lastError": null,
-                    "takenBy": null,
-                    "podLastSeen": now_time(),
-                }))
+                self.status(Status {
+                    allocation_id: id.clone().into(),
+                    eip_address: address.clone().into(),
+                    last_error: Change::Clear,
+                    taken_by: Change::Clear,
+                    pod_last_seen: now_time().into(),
+                    ..Status::phase(PodEIPPhase::Bound)
+                })
                 .await?;
             }
             Action::Unbind { id, eni, ip } => {
-                self.status(json!({"phase": PodEIPPhase::Releasing}))
-                    .await?;
+                self.status(Status::phase(PodEIPPhase::Releasing)).await?;
                 ctx.checkpoint("before:Unbind").await;
                 self.unassociate(UnassociateEipArgs::from_eni(&id, &eni, &ip))
                     .await?;
@@ -1233,8 +1261,7 @@ impl Run<'_> {
                 self.cloud.eip = Some(e);
             }
             Action::Release(id) => {
-                self.status(json!({"phase": PodEIPPhase::Releasing}))
-                    .await?;
+                self.status(Status::phase(PodEIPPhase::Releasing)).await?;
                 ctx.checkpoint("before:Release").await;
                 match cloud.release_eip_address(&id).await {
                     Ok(_) => {}
@@ -1246,7 +1273,7 @@ impl Run<'_> {
                 }
                 ctx.checkpoint("after:Release").await;
                 ctx.metrics.releases.inc();
-                self.status(json!({"phase": PodEIPPhase::Released})).await?;
+                self.status(Status::phase(PodEIPPhase::Released)).await?;
                 ctx.event(
                     &self.pod_ref(),
                     EventType::Normal,
@@ -1265,13 +1292,13 @@ impl Run<'_> {
                         .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
                     _ => None,
                 };
-                self.status(json!({
-                    "phase": PodEIPPhase::Retained,
-                    "releaseAt": release_at,
-                    "networkInterfaceId": null,
-                    "privateIpAddress": null,
-                    "podLastSeen": now_time(),
-                }))
+                self.status(Status {
+                    release_at: Change::set_or_clear(release_at),
+                    network_interface_id: Change::Clear,
+                    private_ip_address: Change::Clear,
+                    pod_last_seen: now_time().into(),
+                    ..Status::phase(PodEIPPhase::Retained)
+                })
                 .await?;
             }
             Action::DeleteRecord => {
@@ -1425,7 +1452,7 @@ impl Run<'_> {
     }
 
     /// Merge-patches the record's status, guarded by the resourceVersion last read.
-    async fn status(&mut self, status: Value) -> Result<(), Error> {
+    async fn status(&mut self, status: Status) -> Result<(), Error> {
         let Some(rec) = &self.rec else {
             return Ok(());
         };
@@ -1513,19 +1540,22 @@ impl Run<'_> {
         ctx.metrics.failure(code.clone());
         tracing::warn!(pod = %self.key(), error = %msg, "permanent cloud error; backing off");
         if released.is_some() {
-            self.status(json!({
-                "phase": PodEIPPhase::Failed,
-                "allocationId": null,
-                "eipAddress": null,
-                "networkInterfaceId": null,
-                "privateIpAddress": null,
-                "bandwidthPackageId": null,
-                "lastError": msg,
-            }))
+            self.status(Status {
+                allocation_id: Change::Clear,
+                eip_address: Change::Clear,
+                network_interface_id: Change::Clear,
+                private_ip_address: Change::Clear,
+                bandwidth_package_id: Change::Clear,
+                last_error: msg.clone().into(),
+                ..Status::phase(PodEIPPhase::Failed)
+            })
             .await?;
         } else {
-            self.status(json!({"phase": PodEIPPhase::Failed, "lastError": msg}))
-                .await?;
+            self.status(Status {
+                last_error: msg.clone().into(),
+                ..Status::phase(PodEIPPhase::Failed)
+            })
+            .await?;
         }
         self.condition(false, names::REASON_FAILED, &msg).await?;
         ctx.permanent_event(&self.pod_ref(), &code, msg).await;
@@ -1555,7 +1585,10 @@ impl Run<'_> {
             if format!("{ns}/{name}") == me || !holds {
                 continue;
             }
-            let patch = json!({"status": {"takenBy": me}});
+            let patch = json!({"status": Status {
+                taken_by: me.clone().into(),
+                ..Status::default()
+            }});
             Api::<PodEIP>::namespaced(self.ctx.client.clone(), &ns)
                 .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await

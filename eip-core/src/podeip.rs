@@ -149,6 +149,109 @@ pub struct PodEIPStatus {
     pub taken_by: Option<String>,
 }
 
+/// One field of a [`PodEIPStatusPatch`]: left as it is, cleared (`null`), or set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Not written.
+    #[default]
+    Keep,
+    /// Written as `null` (a merge patch removes the key).
+    Clear,
+    /// Written.
+    Set(T),
+}
+
+impl<T> Change<T> {
+    /// Set when `Some`, cleared when `None`.
+    pub fn set_or_clear(v: Option<T>) -> Self {
+        v.map_or(Change::Clear, Change::Set)
+    }
+
+    /// Whether the field is left out of the patch.
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Change::Keep)
+    }
+}
+
+impl<T> From<T> for Change<T> {
+    fn from(v: T) -> Self {
+        Change::Set(v)
+    }
+}
+
+impl<T: Serialize> Serialize for Change<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // `Keep` is skipped by the struct; written alone it is `null` like `Clear`
+            Change::Keep | Change::Clear => s.serialize_none(),
+            Change::Set(v) => s.serialize_some(v),
+        }
+    }
+}
+
+/// A merge patch of the status, typed like [`PodEIPStatus`] (the same field names, checked
+/// by a test), so a renamed field cannot write a key nobody reads. Build it with struct
+/// update syntax: `PodEIPStatusPatch { phase: PodEIPPhase::Bound.into(), ..Default::default() }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodEIPStatusPatch {
+    /// [`PodEIPStatus::phase`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub phase: Change<PodEIPPhase>,
+    /// [`PodEIPStatus::eip_address`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub eip_address: Change<String>,
+    /// [`PodEIPStatus::allocation_id`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub allocation_id: Change<String>,
+    /// [`PodEIPStatus::network_interface_id`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub network_interface_id: Change<String>,
+    /// [`PodEIPStatus::private_ip_address`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub private_ip_address: Change<String>,
+    /// [`PodEIPStatus::node`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub node: Change<String>,
+    /// [`PodEIPStatus::pod_uid`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub pod_uid: Change<String>,
+    /// [`PodEIPStatus::last_error`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub last_error: Change<String>,
+    /// [`PodEIPStatus::pod_last_seen`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub pod_last_seen: Change<Time>,
+    /// [`PodEIPStatus::release_at`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub release_at: Change<Time>,
+    /// [`PodEIPStatus::bandwidth`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub bandwidth: Change<i64>,
+    /// [`PodEIPStatus::isp`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub isp: Change<String>,
+    /// [`PodEIPStatus::internet_charge_type`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub internet_charge_type: Change<String>,
+    /// [`PodEIPStatus::bandwidth_package_id`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub bandwidth_package_id: Change<String>,
+    /// [`PodEIPStatus::taken_by`].
+    #[serde(skip_serializing_if = "Change::is_keep")]
+    pub taken_by: Change<String>,
+}
+
+impl PodEIPStatusPatch {
+    /// Only the phase.
+    pub fn phase(phase: PodEIPPhase) -> Self {
+        Self {
+            phase: phase.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Lifecycle phase of a PodEIP.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum PodEIPPhase {
@@ -262,6 +365,43 @@ mod tests {
     use kube_core::Resource;
 
     use super::*;
+
+    #[test]
+    fn a_status_patch_writes_only_keys_the_status_reads() {
+        let t = Time(jiff::Timestamp::UNIX_EPOCH);
+        let full = PodEIPStatusPatch {
+            phase: PodEIPPhase::Bound.into(),
+            eip_address: "47.0.0.1".to_string().into(),
+            allocation_id: "eip-1".to_string().into(),
+            network_interface_id: "eni-1".to_string().into(),
+            private_ip_address: "10.0.0.1".to_string().into(),
+            node: "n1".to_string().into(),
+            pod_uid: "u".to_string().into(),
+            last_error: "e".to_string().into(),
+            pod_last_seen: t.clone().into(),
+            release_at: t.into(),
+            bandwidth: 5.into(),
+            isp: "BGP".to_string().into(),
+            internet_charge_type: "PayByTraffic".to_string().into(),
+            bandwidth_package_id: "cbwp-1".to_string().into(),
+            taken_by: "ns/p".to_string().into(),
+        };
+        let written = serde_json::to_value(&full).expect("serializes");
+        let read: PodEIPStatus = serde_json::from_value(written.clone()).expect("reads back");
+        let again = serde_json::to_value(&read).expect("serializes");
+        // every key written is one the status reads, with the same value
+        assert_eq!(again, written);
+
+        // keep leaves a key out, clear writes null
+        let p = PodEIPStatusPatch {
+            last_error: Change::Clear,
+            ..PodEIPStatusPatch::phase(PodEIPPhase::Failed)
+        };
+        assert_eq!(
+            serde_json::to_value(&p).expect("serializes"),
+            serde_json::json!({"phase": "Failed", "lastError": null})
+        );
+    }
 
     #[test]
     fn committed_crd_matches_the_type() {
