@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod cloudops;
+pub mod context;
 pub mod controller;
 mod error;
 pub mod http;
