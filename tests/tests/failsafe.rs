@@ -274,7 +274,12 @@ async fn a_robbed_pod_learns_of_it_at_once() -> anyhow::Result<()> {
                 let gone = !annotations(&p).contains_key(names::ALLOCATED_EIP_ADDRESS)
                     && !annotations(&p).contains_key(names::ALLOCATED_EIP_ID);
                 let cond_false = eip_condition(&p).is_some_and(|(s, _)| s == "False");
-                Ok((gone && cond_false).then_some(p))
+                let failed = records
+                    .get("first")
+                    .await?
+                    .status
+                    .is_some_and(|s| s.phase == Some(PodEIPPhase::Failed));
+                Ok((gone && cond_false && failed).then_some(p))
             },
         )
         .await?;
