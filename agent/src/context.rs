@@ -297,21 +297,26 @@ impl Context {
     /// A Warning event about a failed step, once per pod and error code (the messages
     /// carry request ids, so they never repeat word for word).
     pub async fn failure_event(&self, reference: &ObjectReference, err: &Error) {
-        let key = format!(
-            "{}/{}/failure/{}",
-            reference.uid.as_deref().unwrap_or_default(),
-            reference.name.as_deref().unwrap_or_default(),
-            err.code()
-        );
-        if !lock(&self.warned).insert(key) {
-            return;
-        }
         let mut note = err.to_string();
         if let Some(src) = std::error::Error::source(err) {
             note.push_str(": ");
             note.push_str(&src.to_string());
         }
         note.push_str(" (the agent keeps retrying)");
+        self.failed_once(reference, "failure", &err.code(), note)
+            .await;
+    }
+
+    /// An `EipFailed` Warning, once per pod, `kind` of failure and error `code`.
+    async fn failed_once(&self, reference: &ObjectReference, kind: &str, code: &str, note: String) {
+        let key = format!(
+            "{}/{}/{kind}/{code}",
+            reference.uid.as_deref().unwrap_or_default(),
+            reference.name.as_deref().unwrap_or_default()
+        );
+        if !lock(&self.warned).insert(key) {
+            return;
+        }
         self.publish(
             reference,
             EventType::Warning,
@@ -366,22 +371,7 @@ impl Context {
         code: &str,
         note: String,
     ) {
-        let key = format!(
-            "{}/{}/permanent/{code}",
-            reference.uid.as_deref().unwrap_or_default(),
-            reference.name.as_deref().unwrap_or_default()
-        );
-        if !lock(&self.warned).insert(key) {
-            return;
-        }
-        self.publish(
-            reference,
-            EventType::Warning,
-            names::REASON_FAILED,
-            note,
-            "Reconcile",
-        )
-        .await;
+        self.failed_once(reference, "permanent", code, note).await;
     }
 
     /// Forgets what was remembered about a pod that is gone.

@@ -418,16 +418,7 @@ impl Cluster {
 
     /// Events of the namespace about one object, oldest first.
     pub async fn events_for(&self, object: &str) -> anyhow::Result<Vec<Event>> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let mut list: Vec<Event> = events
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|e| e.involved_object.name.as_deref() == Some(object))
-            .collect();
-        list.sort_by_key(|e| e.metadata.creation_timestamp.clone());
-        Ok(list)
+        events_about(&self.client, &self.namespace, object).await
     }
 
     /// Waits until the pod exists, is Running and Ready, and returns it.
@@ -479,6 +470,24 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// Events in `namespace` about the object named `object`, oldest first.
+pub async fn events_about(
+    client: &Client,
+    namespace: &str,
+    object: &str,
+) -> anyhow::Result<Vec<Event>> {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let mut list: Vec<Event> = events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some(object))
+        .collect();
+    list.sort_by_key(|e| e.metadata.creation_timestamp.clone());
+    Ok(list)
 }
 
 /// The pod's IP as an address.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use eip_core::eni_config::{ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE};
 use eip_core::names;
 use eip_core::podeip::{PodEIP, PodEIPPhase};
-use eip_e2e::{DEFAULT_WAIT, pod, wait_for};
+use eip_e2e::{DEFAULT_WAIT, events_about, pod, wait_for};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -35,19 +35,6 @@ async fn stack(nodes: u32, allow_rob: bool, named_eips: u32) -> anyhow::Result<S
         ..defaults
     })
     .await?)
-}
-
-/// Events about `object` in `namespace`, oldest first.
-async fn events_for(client: &Client, namespace: &str, object: &str) -> anyhow::Result<Vec<Event>> {
-    let mut list: Vec<Event> = Api::<Event>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(object))
-        .collect();
-    list.sort_by_key(|e| e.metadata.creation_timestamp.clone());
-    Ok(list)
 }
 
 /// The message of the pod's `PodScheduled=False` condition, once it contains `want`.
@@ -88,7 +75,7 @@ async fn set_eni_conf(client: &Client, text: &str) -> anyhow::Result<()> {
 
 /// Warning events on the ConfigMap with reason `InvalidEniConfig`, their notes.
 async fn config_map_warnings(client: &Client) -> anyhow::Result<Vec<String>> {
-    Ok(events_for(client, ENI_CONFIG_NAMESPACE, ENI_CONFIG_NAME)
+    Ok(events_about(client, ENI_CONFIG_NAMESPACE, ENI_CONFIG_NAME)
         .await?
         .into_iter()
         .filter(|e| {
@@ -132,7 +119,7 @@ async fn an_invalid_eni_config_turns_the_feature_off_everywhere_and_says_why() -
         )
         .await?;
         let note = wait_for("the agent's EipDisabled event", DEFAULT_WAIT, || async {
-            Ok(events_for(&client, NS, "placed")
+            Ok(events_about(&client, NS, "placed")
                 .await?
                 .into_iter()
                 .find(|e| e.reason.as_deref() == Some(names::REASON_DISABLED))
@@ -392,7 +379,7 @@ async fn a_missing_bandwidth_package_costs_nothing_and_backs_off() -> anyhow::Re
             (1..=4).contains(&allocations) && joins == allocations,
             "allocations {allocations}, joins {joins}"
         );
-        let warnings: Vec<Event> = events_for(&client, NS, "game")
+        let warnings: Vec<Event> = events_about(&client, NS, "game")
             .await?
             .into_iter()
             .filter(|e| {

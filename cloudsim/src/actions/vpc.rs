@@ -341,25 +341,20 @@ fn describe_eips(
             }
         }
     }
-    let page_number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
-    let page_size = p.u32_in("PageSize", 10, 1, 100)?;
     let region = st.region_id.clone();
     let vpc = st.vpc_id.clone();
     let packages = st.bandwidth_packages.clone();
-    let all = st.describe(&filter, now);
-    let total = all.len();
-    let offset = (page_number as usize - 1).saturating_mul(page_size as usize);
-    let items: Vec<model::EipAddress> = all
+    let page = numbered_page(p, st.describe(&filter, now), 100)?;
+    let items: Vec<model::EipAddress> = page
+        .items
         .into_iter()
-        .skip(offset)
-        .take(page_size as usize)
         .map(|e| render_eip(e, &region, &vpc, &packages))
         .collect();
     to_value(&model::DescribeEipAddressesResponse {
         request_id: rid.to_string(),
-        total_count: total as i64,
-        page_number: i64::from(page_number),
-        page_size: i64::from(page_size),
+        total_count: page.total,
+        page_number: page.number,
+        page_size: page.size,
         eip_addresses: model::EipAddresses { eip_address: items },
     })
 }
@@ -419,9 +414,30 @@ fn render_eip(
     }
 }
 
+/// One page of `all` as the API pages (`PageNumber` from 1, `PageSize` up to `max`): the
+/// page's items, the total, and the page number and size to echo.
+struct Page<T> {
+    items: Vec<T>,
+    total: i64,
+    number: i64,
+    size: i64,
+}
+
+fn numbered_page<T>(p: &Params, all: Vec<T>, max: u32) -> Result<Page<T>, ApiError> {
+    let number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
+    let size = p.u32_in("PageSize", 10, 1, max)?;
+    let total = all.len() as i64;
+    let offset = (number as usize - 1).saturating_mul(size as usize);
+    let items = all.into_iter().skip(offset).take(size as usize).collect();
+    Ok(Page {
+        items,
+        total,
+        number: i64::from(number),
+        size: i64::from(size),
+    })
+}
+
 fn describe_bandwidth_packages(st: &SimState, p: &Params, rid: &str) -> Result<Value, ApiError> {
-    let page_number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
-    let page_size = p.u32_in("PageSize", 10, 1, 50)?;
     let all: Vec<model::CommonBandwidthPackage> = st
         .bandwidth_packages
         .values()
@@ -438,27 +454,19 @@ fn describe_bandwidth_packages(st: &SimState, p: &Params, rid: &str) -> Result<V
             region_id: st.region_id.clone(),
         })
         .collect();
-    let total = all.len();
-    let offset = (page_number as usize - 1).saturating_mul(page_size as usize);
-    let items = all
-        .into_iter()
-        .skip(offset)
-        .take(page_size as usize)
-        .collect();
+    let page = numbered_page(p, all, 50)?;
     to_value(&model::DescribeCommonBandwidthPackagesResponse {
         request_id: rid.to_string(),
-        total_count: total as i64,
-        page_number: i64::from(page_number),
-        page_size: i64::from(page_size),
+        total_count: page.total,
+        page_number: page.number,
+        page_size: page.size,
         common_bandwidth_packages: model::CommonBandwidthPackages {
-            common_bandwidth_package: items,
+            common_bandwidth_package: page.items,
         },
     })
 }
 
 fn describe_vswitches(st: &SimState, p: &Params, rid: &str) -> Result<Value, ApiError> {
-    let page_number = p.u32_in("PageNumber", 1, 1, u32::MAX)?;
-    let page_size = p.u32_in("PageSize", 10, 1, 50)?;
     let owner: i64 = st.account_id.parse().unwrap_or(0);
     let all: Vec<model::VSwitch> = st
         .vswitches
@@ -484,18 +492,14 @@ fn describe_vswitches(st: &SimState, p: &Params, rid: &str) -> Result<Value, Api
             ..Default::default()
         })
         .collect();
-    let total = all.len();
-    let offset = (page_number as usize - 1).saturating_mul(page_size as usize);
-    let items = all
-        .into_iter()
-        .skip(offset)
-        .take(page_size as usize)
-        .collect();
+    let page = numbered_page(p, all, 50)?;
     to_value(&model::DescribeVSwitchesResponse {
         request_id: rid.to_string(),
-        total_count: total as i64,
-        page_number: i64::from(page_number),
-        page_size: i64::from(page_size),
-        vswitches: model::VSwitches { vswitch: items },
+        total_count: page.total,
+        page_number: page.number,
+        page_size: page.size,
+        vswitches: model::VSwitches {
+            vswitch: page.items,
+        },
     })
 }

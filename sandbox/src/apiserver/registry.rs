@@ -300,6 +300,20 @@ fn builtins() -> Vec<Builtin> {
             ..b("batch", "v1", "jobs", "job", "Job", true, &[])
         },
         Builtin {
+            all: true,
+            status: true,
+            create_status: CreateStatus::Drop,
+            ..b(
+                "batch",
+                "v1",
+                "cronjobs",
+                "cronjob",
+                "CronJob",
+                true,
+                &["cj"],
+            )
+        },
+        Builtin {
             fields: EVENTS_K8S_FIELDS,
             ..b(
                 "events.k8s.io",
