@@ -14,7 +14,7 @@ use eip_cloud::args::{
     INSTANCE_TYPE_NETWORK_INTERFACE, Tag,
 };
 use eip_cloud::metadata::MetadataClient;
-use eip_cloud::model::{EipAddress, eip_status};
+use eip_cloud::model::EipAddress;
 use eip_core::annotations::EipRequest;
 use eip_core::names;
 use tokio::sync::oneshot;
@@ -22,18 +22,11 @@ use tokio::time::Instant;
 
 use crate::controller::lock;
 use crate::error::Error;
-use crate::machine::{EipState, EipView};
+use crate::machine::{EipStatus, EipView};
 
 /// Reads the cloud's EIP status (`None` for a status the agent does not know).
-pub fn state(status: &str) -> Option<EipState> {
-    match status {
-        eip_status::AVAILABLE => Some(EipState::Available),
-        eip_status::IN_USE => Some(EipState::InUse),
-        eip_status::ASSOCIATING => Some(EipState::Associating),
-        eip_status::UNASSOCIATING => Some(EipState::Unassociating),
-        eip_status::RELEASING => Some(EipState::Releasing),
-        _ => None,
-    }
+pub fn state(status: &str) -> Option<EipStatus> {
+    status.parse().ok()
 }
 
 /// Converts a described EIP into the machine's view (`None` for an unknown status).
@@ -548,11 +541,11 @@ mod tests {
     #[test]
     fn every_cloud_status_is_understood() {
         for (s, want) in [
-            (eip_status::AVAILABLE, EipState::Available),
-            (eip_status::IN_USE, EipState::InUse),
-            (eip_status::ASSOCIATING, EipState::Associating),
-            (eip_status::UNASSOCIATING, EipState::Unassociating),
-            (eip_status::RELEASING, EipState::Releasing),
+            ("Available", EipStatus::Available),
+            ("InUse", EipStatus::InUse),
+            ("Associating", EipStatus::Associating),
+            ("Unassociating", EipStatus::Unassociating),
+            ("Releasing", EipStatus::Releasing),
         ] {
             assert_eq!(state(s), Some(want));
         }

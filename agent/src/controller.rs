@@ -645,7 +645,7 @@ impl Run<'_> {
                 self.cloud.eip = Some(Some(EipView {
                     id: resp.allocation_id,
                     address,
-                    state: crate::machine::EipState::Available,
+                    state: crate::machine::EipStatus::Available,
                     eni: None,
                     private_ip: None,
                     bandwidth: Some(req.bandwidth_mbps),

@@ -17,20 +17,8 @@ use eip_core::podeip::{PodEIPPhase, PodEIPType};
 pub use eip_core::workload::Owner;
 use eip_core::workload::shared_named_eip;
 
-/// A cloud status of an EIP, as far as the machine cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EipState {
-    /// Not associated.
-    Available,
-    /// Associated.
-    InUse,
-    /// Being associated.
-    Associating,
-    /// Being unassociated.
-    Unassociating,
-    /// Being released.
-    Releasing,
-}
+/// A cloud status of an EIP: eip-cloud's one vocabulary.
+pub use eip_cloud::model::EipStatus;
 
 /// One EIP as observed in the cloud.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +28,7 @@ pub struct EipView {
     /// Public address.
     pub address: String,
     /// Status.
-    pub state: EipState,
+    pub state: EipStatus,
     /// The ENI it is associated with (empty when not associated with an ENI).
     pub eni: Option<String>,
     /// The private IP it is associated with.
@@ -58,7 +46,7 @@ impl EipView {
     }
     /// Whether it carries any association.
     pub fn is_associated(&self) -> bool {
-        self.eni.is_some() || matches!(self.state, EipState::InUse | EipState::Associating)
+        self.eni.is_some() || matches!(self.state, EipStatus::InUse | EipStatus::Associating)
     }
 }
 
@@ -430,7 +418,7 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
     // Fast path: everything recorded as bound and published (verified in the cloud on
     // resync).
     let verified = match (&f.cloud.eip, &rec.eni) {
-        (Some(Some(e)), Some(eni)) => e.state == EipState::InUse && e.is_on(eni, &ip_s),
+        (Some(Some(e)), Some(eni)) => e.state == EipStatus::InUse && e.is_on(eni, &ip_s),
         _ => false,
     };
     if rec.phase == Some(PodEIPPhase::Bound)
@@ -495,8 +483,8 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
 
     if eip.is_on(&eni, &ip_s) {
         match eip.state {
-            EipState::InUse => {}
-            EipState::Associating => return Action::WaitInUse(id),
+            EipStatus::InUse => {}
+            EipStatus::Associating => return Action::WaitInUse(id),
             _ => return Action::Settle(id),
         }
         if let Some(pkg) = &req.common_bandwidth_package_id
@@ -527,10 +515,10 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
     }
 
     match eip.state {
-        EipState::Associating | EipState::Unassociating | EipState::Releasing => {
+        EipStatus::Associating | EipStatus::Unassociating | EipStatus::Releasing => {
             return Action::Settle(id);
         }
-        EipState::InUse => {
+        EipStatus::InUse => {
             // Associated somewhere else: to the pod that took it, when its agent said so.
             let whom = format!(
                 "{} {}",
@@ -558,7 +546,7 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
             };
         }
         // Its taker's agent unbound it and is binding it to its own pod: gone for this one.
-        EipState::Available
+        EipStatus::Available
             if rec.eip_type == PodEIPType::Static
                 && rec.phase == Some(PodEIPPhase::Bound)
                 && rec.taken_by.is_some() =>
@@ -568,7 +556,7 @@ fn allocate_flow(f: &Facts<'_>, p: &PodFacts, req: &EipRequest) -> Action {
                 rec.taken_by.as_deref().unwrap_or_default()
             ));
         }
-        EipState::Available => {}
+        EipStatus::Available => {}
     }
 
     // 4. Nothing else may sit on the pod's private IP.
@@ -628,9 +616,9 @@ fn release_flow(f: &Facts<'_>, pod: Option<&PodFacts>) -> Action {
         Some(Some(e)) => e.clone(),
     };
     match eip.state {
-        EipState::Associating | EipState::Unassociating => return Action::Settle(id),
-        EipState::Releasing => return Action::DeleteRecord,
-        EipState::InUse => {
+        EipStatus::Associating | EipStatus::Unassociating => return Action::Settle(id),
+        EipStatus::Releasing => return Action::DeleteRecord,
+        EipStatus::InUse => {
             // Unbind only if it is still on this pod's ENI and IP (no misroute, and a
             // robbed EIP's new owner keeps it).
             let mine = match (&rec.eni, rec.private_ip.as_deref()) {
@@ -647,7 +635,7 @@ fn release_flow(f: &Facts<'_>, pod: Option<&PodFacts>) -> Action {
             // Somebody else's now: never release or unbind it; forget it.
             return Action::DeleteRecord;
         }
-        EipState::Available => {}
+        EipStatus::Available => {}
     }
     let release = |id: String| match &eip.bandwidth_package {
         Some(package) => Action::LeavePackage {
@@ -730,7 +718,7 @@ mod tests {
         }
     }
 
-    fn eip(id: &str, state: EipState, on: Option<(&str, &str)>) -> EipView {
+    fn eip(id: &str, state: EipStatus, on: Option<(&str, &str)>) -> EipView {
         EipView {
             id: id.into(),
             address: "47.96.0.1".into(),
@@ -754,7 +742,7 @@ mod tests {
     /// `id` observed InUse on the pod's ENI and IP.
     fn in_use_here(id: &str) -> CloudFacts {
         CloudFacts {
-            eip: Some(Some(eip(id, EipState::InUse, Some((ENI, IP))))),
+            eip: Some(Some(eip(id, EipStatus::InUse, Some((ENI, IP))))),
             ..CloudFacts::default()
         }
     }
@@ -896,7 +884,7 @@ mod tests {
             Case {
                 record: Some(with_eni.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::Available, None))),
+                    eip: Some(Some(eip("eip-a", EipStatus::Available, None))),
                     ..CloudFacts::default()
                 },
                 want: Action::Observe(Observation::OnIp {
@@ -908,7 +896,7 @@ mod tests {
             Case {
                 record: Some(with_eni.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::Available, None))),
+                    eip: Some(Some(eip("eip-a", EipStatus::Available, None))),
                     on_ip: Some(None),
                     ..CloudFacts::default()
                 },
@@ -918,7 +906,7 @@ mod tests {
             Case {
                 record: Some(with_eni.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::Associating, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-a", EipStatus::Associating, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 want: Action::WaitInUse("eip-a".into()),
@@ -927,7 +915,7 @@ mod tests {
             Case {
                 record: Some(with_eni.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::InUse, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-a", EipStatus::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 want: Action::Publish {
@@ -971,7 +959,7 @@ mod tests {
             Case {
                 record: Some(allocating.clone()),
                 cloud: CloudFacts {
-                    tagged: Some(vec![eip("eip-b", EipState::Available, None)]),
+                    tagged: Some(vec![eip("eip-b", EipStatus::Available, None)]),
                     ..CloudFacts::default()
                 },
                 want: Action::Adopt("eip-b".into()),
@@ -993,7 +981,7 @@ mod tests {
                 }),
                 record: Some(allocating),
                 cloud: CloudFacts {
-                    tagged: Some(vec![eip("eip-b", EipState::Available, None)]),
+                    tagged: Some(vec![eip("eip-b", EipStatus::Available, None)]),
                     ..CloudFacts::default()
                 },
                 want: Action::Adopt("eip-b".into()),
@@ -1014,7 +1002,7 @@ mod tests {
             ..bound_record()
         };
         let available = CloudFacts {
-            eip: Some(Some(eip("eip-a", EipState::Available, None))),
+            eip: Some(Some(eip("eip-a", EipStatus::Available, None))),
             ..CloudFacts::default()
         };
         run(vec![
@@ -1028,7 +1016,7 @@ mod tests {
                 pod: Some(deleting.clone()),
                 record: Some(bound_record()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::InUse, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-a", EipStatus::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 want: Action::Unbind {
@@ -1044,7 +1032,7 @@ mod tests {
                 cloud: CloudFacts {
                     eip: Some(Some(eip(
                         "eip-a",
-                        EipState::InUse,
+                        EipStatus::InUse,
                         Some(("eni-other", "192.168.0.99")),
                     ))),
                     ..CloudFacts::default()
@@ -1065,7 +1053,7 @@ mod tests {
                 cloud: CloudFacts {
                     eip: Some(Some(EipView {
                         bandwidth_package: Some("cbwp-1".into()),
-                        ..eip("eip-a", EipState::Available, None)
+                        ..eip("eip-a", EipStatus::Available, None)
                     })),
                     ..CloudFacts::default()
                 },
@@ -1129,7 +1117,7 @@ mod tests {
                 pod: None,
                 record: Some(bound_record()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::InUse, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-a", EipStatus::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 want: Action::Unbind {
@@ -1154,8 +1142,8 @@ mod tests {
         run(vec![Case {
             record: Some(rec),
             cloud: CloudFacts {
-                eip: Some(Some(eip("eip-a", EipState::Available, None))),
-                on_ip: Some(Some(eip("eip-old", EipState::InUse, Some((ENI, IP))))),
+                eip: Some(Some(eip("eip-a", EipStatus::Available, None))),
+                on_ip: Some(Some(eip("eip-old", EipStatus::InUse, Some((ENI, IP))))),
                 ..CloudFacts::default()
             },
             want: Action::UnbindStale {
@@ -1185,7 +1173,7 @@ mod tests {
         let elsewhere = CloudFacts {
             eip: Some(Some(eip(
                 "eip-n",
-                EipState::InUse,
+                EipStatus::InUse,
                 Some(("eni-x", "192.168.0.77")),
             ))),
             ..CloudFacts::default()
@@ -1239,7 +1227,7 @@ mod tests {
                 request: named("eip-n"),
                 record: Some(rec.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-n", EipStatus::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 want: Action::Publish {
@@ -1363,7 +1351,7 @@ mod tests {
                 request: Ok(None),
                 record: Some(retained.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-a", EipState::Available, None))),
+                    eip: Some(Some(eip("eip-a", EipStatus::Available, None))),
                     ..CloudFacts::default()
                 },
                 expired: true,
@@ -1406,7 +1394,7 @@ mod tests {
         let elsewhere = CloudFacts {
             eip: Some(Some(eip(
                 "eip-n",
-                EipState::InUse,
+                EipStatus::InUse,
                 Some(("eni-x", "192.168.0.77")),
             ))),
             ..CloudFacts::default()
@@ -1448,7 +1436,7 @@ mod tests {
             Action::Observe(Observation::Eip("eip-n".into()))
         );
         let moving = CloudFacts {
-            eip: Some(Some(eip("eip-n", EipState::Available, None))),
+            eip: Some(Some(eip("eip-n", EipStatus::Available, None))),
             ..CloudFacts::default()
         };
         assert!(
@@ -1475,7 +1463,7 @@ mod tests {
                 request: named("eip-n"),
                 record: Some(bound_static.clone()),
                 cloud: CloudFacts {
-                    eip: Some(Some(eip("eip-n", EipState::InUse, Some((ENI, IP))))),
+                    eip: Some(Some(eip("eip-n", EipStatus::InUse, Some((ENI, IP))))),
                     ..CloudFacts::default()
                 },
                 verify: true,
@@ -1503,7 +1491,7 @@ mod tests {
                 cloud: CloudFacts {
                     eip: Some(Some(eip(
                         "eip-a",
-                        EipState::InUse,
+                        EipStatus::InUse,
                         Some(("eni-x", "192.168.0.77")),
                     ))),
                     ..CloudFacts::default()

@@ -634,7 +634,7 @@ pub async fn gc_pass(
             continue;
         }
         let id = e.allocation_id.clone();
-        if e.status != eip_cloud::model::eip_status::AVAILABLE {
+        if e.status != eip_cloud::model::EipStatus::Available.as_str() {
             if let Err(err) = ctx
                 .cloud
                 .unassociate_eip_address(&UnassociateEipArgs {

@@ -17,46 +17,8 @@ use serde::Serialize;
 use crate::apierror::ApiError;
 use crate::config::{Delays, InstanceConfig, InstanceTypeConfig, SimConfig};
 
-/// EIP status, as `DescribeEipAddresses` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum EipStatus {
-    /// Being associated.
-    Associating,
-    /// Associated.
-    InUse,
-    /// Being unassociated.
-    Unassociating,
-    /// Free.
-    Available,
-    /// Being released; gone when the transition ends.
-    Releasing,
-}
-
-impl EipStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Associating => "Associating",
-            Self::InUse => "InUse",
-            Self::Unassociating => "Unassociating",
-            Self::Available => "Available",
-            Self::Releasing => "Releasing",
-        }
-    }
-
-    /// Parses a wire name (exact case).
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Associating,
-            Self::InUse,
-            Self::Unassociating,
-            Self::Available,
-            Self::Releasing,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-}
+/// EIP status, as `DescribeEipAddresses` reports it: the client's own vocabulary.
+pub use eip_cloud::model::EipStatus;
 
 /// What an EIP is associated with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,18 +9,65 @@
 
 use serde::{Deserialize, Serialize};
 
-/// EIP status values of `DescribeEipAddresses` (`Status`).
-pub mod eip_status {
+/// The status of an EIP, as `DescribeEipAddresses` reports it (`Status`): the one
+/// vocabulary of the client, the emulator, the agent and the extender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EipStatus {
     /// Being associated (asynchronous).
-    pub const ASSOCIATING: &str = "Associating";
+    Associating,
     /// Being unassociated (asynchronous).
-    pub const UNASSOCIATING: &str = "Unassociating";
+    Unassociating,
     /// Associated.
-    pub const IN_USE: &str = "InUse";
+    InUse,
     /// Allocated, not associated.
-    pub const AVAILABLE: &str = "Available";
+    Available,
     /// Being released (asynchronous; then it disappears).
-    pub const RELEASING: &str = "Releasing";
+    Releasing,
+}
+
+impl EipStatus {
+    /// Every status.
+    pub const ALL: [EipStatus; 5] = [
+        EipStatus::Associating,
+        EipStatus::Unassociating,
+        EipStatus::InUse,
+        EipStatus::Available,
+        EipStatus::Releasing,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EipStatus::Associating => "Associating",
+            EipStatus::Unassociating => "Unassociating",
+            EipStatus::InUse => "InUse",
+            EipStatus::Available => "Available",
+            EipStatus::Releasing => "Releasing",
+        }
+    }
+}
+
+impl std::fmt::Display for EipStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status the client does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown EIP status {0:?}")]
+pub struct UnknownEipStatus(pub String);
+
+impl std::str::FromStr for EipStatus {
+    type Err = UnknownEipStatus;
+
+    /// Parses a wire name (exact case, as the API writes it).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EipStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownEipStatus(s.to_owned()))
+    }
 }
 
 /// The error body of every failed call (4xx/5xx).
@@ -117,7 +164,7 @@ pub struct EipAddress {
     /// The public IP.
     #[serde(deserialize_with = "crate::lenient::string")]
     pub ip_address: String,
-    /// One of [`eip_status`].
+    /// One of [`EipStatus`]'s wire names (kept a string: a status unknown to this client still reads).
     #[serde(deserialize_with = "crate::lenient::string")]
     pub status: String,
     /// The region.
@@ -979,7 +1026,7 @@ mod tests {
             .first()
             .ok_or_else(|| anyhow::anyhow!("no eip"))?;
         assert_eq!(eip.allocation_id, "eip-1");
-        assert_eq!(eip.status, eip_status::IN_USE);
+        assert_eq!(eip.status, EipStatus::InUse.as_str());
         assert_eq!(eip.bandwidth, "5");
         assert_eq!(eip.isp, "BGP");
         assert_eq!(eip.hd_monitor_status, "OFF");

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, oneshot};
 
 use crate::args::DescribeEipArgs;
-use crate::model::{EipAddress, eip_status};
+use crate::model::{EipAddress, EipStatus};
 use crate::{Cloud, Error};
 
 /// The state to wait for.
@@ -36,8 +36,8 @@ impl WaitTarget {
     /// The status name (`InUse`, `Available`) or `gone`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::InUse => eip_status::IN_USE,
-            Self::Available => eip_status::AVAILABLE,
+            Self::InUse => EipStatus::InUse.as_str(),
+            Self::Available => EipStatus::Available.as_str(),
             Self::Gone => "gone",
         }
     }

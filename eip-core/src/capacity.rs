@@ -351,9 +351,33 @@ impl NodeView<'_> {
     }
 }
 
-/// Why a pod cannot go on a node. `Display` is the reason sent to kube-scheduler.
+/// Why a pod cannot go on a node. `Display` is the reason sent to kube-scheduler: every
+/// sentence the extender answers with is written here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection<'a> {
+    /// The pod's EIP annotations are invalid.
+    InvalidAnnotations {
+        /// The pod, `namespace/name`.
+        pod: &'a str,
+        /// Every problem, as [`crate::annotations::AnnotationError`] sentences.
+        why: &'a str,
+    },
+    /// A named EIP on a workload that can run more than one pod, or whose owner cannot
+    /// be read ([`crate::workload::shared_named_eip`]'s sentence).
+    NamedEipShared {
+        /// The sentence.
+        why: &'a str,
+    },
+    /// The EIP inventory of the region has not been read yet.
+    CloudViewMissing {
+        /// Region.
+        region: &'a str,
+    },
+    /// The node is not in the extender's view yet.
+    UnknownNode {
+        /// Node.
+        node: &'a str,
+    },
     /// `enable_eip_pool` is off, or `eni-config` is invalid.
     EipDisabled(FeatureOff<'a>),
     /// An EIP pod with `hostNetwork: true`.
@@ -442,7 +466,8 @@ impl Rejection<'_> {
     pub fn applies_to_every_node(&self) -> bool {
         !matches!(
             self,
-            Rejection::UnknownCapacity { .. }
+            Rejection::UnknownNode { .. }
+                | Rejection::UnknownCapacity { .. }
                 | Rejection::NoFreeSlots { .. }
                 | Rejection::ZoneExhausted { .. }
         )
@@ -455,6 +480,19 @@ impl fmt::Display for Rejection<'_> {
             "key {ENI_CONF_KEY} of ConfigMap {ENI_CONFIG_NAMESPACE}/{ENI_CONFIG_NAME}"
         );
         match *self {
+            Rejection::InvalidAnnotations { pod, why } => write!(
+                f,
+                "pod {pod} has invalid EIP annotations: {why}; fix the annotations and recreate the pod"
+            ),
+            Rejection::NamedEipShared { why } => f.write_str(why),
+            Rejection::CloudViewMissing { region } => write!(
+                f,
+                "EIP inventory of region {region} is not loaded yet (cloud view unavailable); the pod is retried once eip-extender reaches the cloud API"
+            ),
+            Rejection::UnknownNode { node } => write!(
+                f,
+                "node {node} is not known to eip-extender yet; the pod is retried when the node watch shows it"
+            ),
             Rejection::EipDisabled(off) => off.fmt(f),
             Rejection::HostNetworkEip => f.write_str(
                 "the pod uses hostNetwork, so it has no pod IP to bind an EIP to; remove hostNetwork or the EIP annotations",

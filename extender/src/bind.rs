@@ -15,7 +15,7 @@ use kube::core::ObjectMeta;
 use crate::decide::{self, Rejection};
 use crate::error::Error;
 use crate::facts;
-use crate::state::{ClusterState, PodFacts, ReserveOutcome};
+use crate::state::{ClusterState, PodView, ReserveOutcome};
 
 /// The Kubernetes calls bind needs; a trait so bursts can be tested with a fake.
 #[async_trait]
@@ -23,7 +23,7 @@ pub trait Binder: Send + Sync + std::fmt::Debug {
     /// Create `pods/binding` for the pod.
     async fn bind(&self, namespace: &str, name: &str, uid: &str, node: &str) -> Result<(), Error>;
     /// Read the pod (for pods the watch has not shown yet, and to resolve 409s).
-    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, Error>;
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodView>, Error>;
 }
 
 /// [`Binder`] over a `kube::Client`.
@@ -82,7 +82,7 @@ impl Binder for KubeBinder {
         .map_err(map_kube)
     }
 
-    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, Error> {
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodView>, Error> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         match api.get_opt(name).await {
             Ok(p) => Ok(p.as_ref().and_then(facts::pod_from_object)),

@@ -4,10 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use eip_cloud::model::EipStatus;
 use eip_core::capacity::{self, EipDemand, NamedEipState, NodeView, PodDemand, RegionView, Victim};
 use eip_core::workload;
 
-use crate::state::{ClusterState, EipNeed, NodeEntry, NodeFacts, PodFacts};
+use crate::state::{ClusterState, EipNeed, NodeEntry, NodeFacts, PodView};
 
 /// Whether preemption could fix a rejection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,10 @@ impl Rejection {
     fn from_core(r: &capacity::Rejection<'_>) -> Self {
         use capacity::Rejection as R;
         let kind = match r {
+            R::InvalidAnnotations { .. } => ReasonKind::InvalidAnnotations,
+            R::NamedEipShared { .. } => ReasonKind::NamedEipShared,
+            R::CloudViewMissing { .. } => ReasonKind::CloudViewMissing,
+            R::UnknownNode { .. } => ReasonKind::UnknownNode,
             R::EipDisabled(_) => ReasonKind::EipDisabled,
             R::HostNetworkEip => ReasonKind::HostNetworkEip,
             R::QuotaReached { .. } => ReasonKind::QuotaReached,
@@ -165,7 +170,7 @@ fn region_view(state: &ClusterState) -> RegionView<'_> {
 
 /// What EIP the pod needs, resolved against the view. `None` for the EIP kinds that need
 /// the cloud view when it has not loaded.
-fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodFacts) -> Option<EipDemand<'a>> {
+fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodView) -> Option<EipDemand<'a>> {
     match &pod.eip {
         EipNeed::None | EipNeed::Invalid(_) => Some(EipDemand::None),
         EipNeed::Auto => {
@@ -177,10 +182,11 @@ fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodFacts) -> Option<EipDeman
         }
         EipNeed::Named(id) => {
             let cloud = state.cloud.as_ref()?;
-            let st = match cloud.eips.get(id.as_ref()) {
+            let eip = cloud.eips.get(id.as_ref());
+            let st = match eip.map(|e| (e, e.status.parse::<EipStatus>())) {
                 None => NamedEipState::Missing,
-                Some(e) if e.status == "Available" => NamedEipState::Available,
-                Some(e) if e.status == "InUse" => {
+                Some((_, Ok(EipStatus::Available))) => NamedEipState::Available,
+                Some((e, Ok(EipStatus::InUse))) => {
                     if state.podeip(&pod.namespace, &pod.name) == Some(id.as_ref()) {
                         NamedEipState::BoundToThisPod
                     } else {
@@ -189,7 +195,7 @@ fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodFacts) -> Option<EipDeman
                         }
                     }
                 }
-                Some(e) => NamedEipState::Busy {
+                Some((e, _)) => NamedEipState::Busy {
                     status: e.status.as_str(),
                 },
             };
@@ -199,7 +205,7 @@ fn eip_demand<'a>(state: &'a ClusterState, pod: &'a PodFacts) -> Option<EipDeman
 }
 
 /// Whether a new EIP (a quota unit) is what the pod needs.
-pub fn needs_quota_unit(state: &ClusterState, pod: &PodFacts) -> bool {
+pub fn needs_quota_unit(state: &ClusterState, pod: &PodView) -> bool {
     state.switches.eip_enabled
         && !pod.host_network
         && matches!(eip_demand(state, pod), Some(EipDemand::New))
@@ -207,26 +213,20 @@ pub fn needs_quota_unit(state: &ClusterState, pod: &PodFacts) -> bool {
 
 /// Checks that do not depend on the node: annotation validity, feature switch, region
 /// quota, named EIP. A rejection here is unresolvable and applies to every node.
-pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
+pub fn region_check(state: &ClusterState, pod: &PodView) -> Option<Rejection> {
     if pod.eip == EipNeed::None {
         return None;
     }
     let who = format!("{}/{}", pod.namespace, pod.name);
     if let EipNeed::Invalid(why) = &pod.eip {
-        return Some(Rejection::new(
-            Class::Unresolvable,
-            ReasonKind::InvalidAnnotations,
-            format!(
-                "pod {who} has invalid EIP annotations: {why}; fix the annotations and recreate the pod"
-            ),
+        return Some(Rejection::from_core(
+            &capacity::Rejection::InvalidAnnotations { pod: &who, why },
         ));
     }
     if let Some(why) = shared_named_eip(pod) {
-        return Some(Rejection::new(
-            Class::Unresolvable,
-            ReasonKind::NamedEipShared,
-            why,
-        ));
+        return Some(Rejection::from_core(&capacity::Rejection::NamedEipShared {
+            why: &why,
+        }));
     }
     let region = region_view(state);
     let demand = match eip_demand(state, pod) {
@@ -240,13 +240,10 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
             if let Err(r) = capacity::check_pod(&probe, &region) {
                 return Some(Rejection::from_core(&r));
             }
-            return Some(Rejection::new(
-                Class::Unresolvable,
-                ReasonKind::CloudViewMissing,
-                format!(
-                    "EIP inventory of region {} is not loaded yet (cloud view unavailable); the pod is retried once eip-extender reaches the cloud API",
-                    state.region
-                ),
+            return Some(Rejection::from_core(
+                &capacity::Rejection::CloudViewMissing {
+                    region: &state.region,
+                },
             ));
         }
     };
@@ -273,7 +270,7 @@ pub fn region_check(state: &ClusterState, pod: &PodFacts) -> Option<Rejection> {
 /// A named EIP on a workload that can run more than one pod (eip-core's one policy, the
 /// agent's sentence). An owner that must be read and was not (bind, preempt: filter read
 /// it) is not judged here.
-fn shared_named_eip(pod: &PodFacts) -> Option<String> {
+fn shared_named_eip(pod: &PodView) -> Option<String> {
     let EipNeed::Named(id) = &pod.eip else {
         return None;
     };
@@ -329,13 +326,7 @@ fn node_view<'a>(
 
 /// The rejection of a node the view does not know.
 pub fn unknown_node(name: &str) -> Rejection {
-    Rejection::new(
-        Class::Unresolvable,
-        ReasonKind::UnknownNode,
-        format!(
-            "node {name} is not known to eip-extender yet; the pod is retried when the node watch shows it"
-        ),
-    )
+    Rejection::from_core(&capacity::Rejection::UnknownNode { node: name })
 }
 
 /// Node-level checks: capacity known, a free slot, a free IP in the zone. `facts` comes
@@ -343,7 +334,7 @@ pub fn unknown_node(name: &str) -> Rejection {
 /// Returns the free slots when the node fits (0 for host-network pods, which need none).
 pub fn node_check(
     state: &ClusterState,
-    pod: &PodFacts,
+    pod: &PodView,
     name: &str,
     facts: Option<&NodeFacts>,
     entry: Option<&NodeEntry>,
@@ -353,7 +344,7 @@ pub fn node_check(
 
 fn node_check_in(
     zones: &Zones<'_>,
-    pod: &PodFacts,
+    pod: &PodView,
     name: &str,
     facts: Option<&NodeFacts>,
     entry: Option<&NodeEntry>,
@@ -380,7 +371,7 @@ pub type NodeVerdict = Result<u32, Rejection>;
 /// the request (full-Nodes mode) or `None` (names mode).
 pub fn filter<'a>(
     state: &ClusterState,
-    pod: &PodFacts,
+    pod: &PodView,
     names: impl IntoIterator<Item = (&'a str, Option<&'a NodeFacts>)>,
 ) -> Vec<NodeVerdict> {
     let region = region_check(state, pod);
@@ -400,7 +391,7 @@ pub fn filter<'a>(
 /// Scores 0..=10 for each candidate, using the whole range: the best node gets 10, the
 /// worst that still fits 0; nodes that do not fit get 0. Host-network pods need no slot,
 /// so every node scores 0 (no preference).
-pub fn prioritize(scoring: Scoring, verdicts: &[NodeVerdict], pod: &PodFacts) -> Vec<i64> {
+pub fn prioritize(scoring: Scoring, verdicts: &[NodeVerdict], pod: &PodView) -> Vec<i64> {
     if pod.host_network {
         return vec![0; verdicts.len()];
     }
@@ -442,7 +433,7 @@ pub struct Candidate<'a> {
 /// pod that needs a new EIP in a region at its quota (which filter reports unresolvable,
 /// so the scheduler seldom asks), a node is kept only if its victims also release enough
 /// EIPs (auto-allocated, release strategy `Follow`) to bring the region under quota.
-pub fn preempt(state: &ClusterState, pod: &PodFacts, candidates: &[Candidate<'_>]) -> Vec<bool> {
+pub fn preempt(state: &ClusterState, pod: &PodView, candidates: &[Candidate<'_>]) -> Vec<bool> {
     if region_check(state, pod).is_some_and(|r| r.kind != ReasonKind::QuotaReached) {
         return vec![false; candidates.len()];
     }
@@ -530,7 +521,7 @@ mod tests {
         struct Case {
             what: &'static str,
             state: ClusterState,
-            pod: PodFacts,
+            pod: PodView,
             node: &'static str,
             want: Option<(ReasonKind, Class, &'static str)>,
         }
@@ -974,7 +965,7 @@ mod tests {
         struct Case {
             what: &'static str,
             state: ClusterState,
-            pod: PodFacts,
+            pod: PodView,
             want: Vec<bool>,
         }
         let cases = vec![

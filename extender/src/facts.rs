@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 
 use eip_core::capacity::{node_capacity, node_instance_type, node_zone};
 
-use crate::state::{EipNeed, NodeFacts, PodFacts};
+use crate::state::{EipNeed, NodeFacts, PodView};
 use crate::wire::NodeLite;
 
 /// What a pod's annotations ask for.
@@ -60,7 +60,7 @@ fn terminal(phase: Option<&str>) -> bool {
 }
 
 /// Facts of a pod from the watch; `None` when it has no uid.
-pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
+pub fn pod_from_object(p: &Pod) -> Option<PodView> {
     let meta = &p.metadata;
     let uid = meta.uid.clone()?;
     let empty = BTreeMap::new();
@@ -68,7 +68,7 @@ pub fn pod_from_object(p: &Pod) -> Option<PodFacts> {
     let spec = p.spec.as_ref();
     let (eip, eip_kept, bandwidth_package) = eip_request(annotations);
     let named = matches!(eip, EipNeed::Named(_));
-    Some(PodFacts {
+    Some(PodView {
         uid,
         namespace: meta.namespace.clone().unwrap_or_default(),
         name: meta.name.clone().unwrap_or_default(),

@@ -27,7 +27,7 @@ use crate::decide::{self, Candidate, Class, NodeVerdict, ReasonKind, Scoring};
 use crate::facts;
 use crate::metrics::Metrics;
 use crate::owners::Owners;
-use crate::state::{ClusterState, NodeFacts, PodFacts, victim_from_facts};
+use crate::state::{ClusterState, NodeFacts, PodView, victim_from_facts};
 use crate::wire::{ExtenderArgsRef, FilterReply, NodeListRef, NodeLite};
 
 /// Request bodies above this are refused: room for 5,000 full Node objects of ~12 KiB.
@@ -132,7 +132,7 @@ fn pod_key(pod: &Pod) -> Option<String> {
 
 /// A parsed filter/prioritize request; full-Nodes items are borrowed from the body.
 struct Parsed<'b> {
-    pod: PodFacts,
+    pod: PodView,
     /// The pod as `namespace/name`.
     who: Option<String>,
     mode: Mode<'b>,
@@ -153,7 +153,7 @@ impl Mode<'_> {
     }
 }
 
-fn pod_facts(pod: &Pod, verb: &str) -> Result<PodFacts, String> {
+fn pod_facts(pod: &Pod, verb: &str) -> Result<PodView, String> {
     if pod.metadata.name.is_none() && pod.metadata.uid.is_none() {
         return Err(format!(
             "{verb} request has no Pod; eip-extender cannot judge nodes without it"

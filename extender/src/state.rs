@@ -76,7 +76,7 @@ pub enum EipNeed {
 
 /// A pod reduced to what decisions need.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PodFacts {
+pub struct PodView {
     /// `metadata.uid`.
     pub uid: String,
     /// Namespace.
@@ -118,7 +118,7 @@ struct PodRecord {
 }
 
 impl PodRecord {
-    fn new(facts: PodFacts, node: Option<Arc<str>>) -> (Box<str>, Self) {
+    fn new(facts: PodView, node: Option<Arc<str>>) -> (Box<str>, Self) {
         let rec = PodRecord {
             namespace: facts.namespace.into(),
             name: facts.name.into(),
@@ -161,7 +161,7 @@ impl PodRecord {
 
 /// What evicting this pod (sent in full by the scheduler as a victim on `node`) gives back,
 /// judged by the same rules as pods in the view.
-pub fn victim_from_facts(facts: PodFacts, node: &str) -> Victim {
+pub fn victim_from_facts(facts: PodView, node: &str) -> Victim {
     let (_, rec) = PodRecord::new(facts, Some(Arc::from(node)));
     rec.victim_on(node)
 }
@@ -412,7 +412,7 @@ impl ClusterState {
 
     /// Insert or replace a pod; releases its reservation once the pod shows on a node
     /// (or has become terminal).
-    pub fn apply_pod(&mut self, facts: PodFacts) {
+    pub fn apply_pod(&mut self, facts: PodView) {
         let node = facts.node.as_deref().map(|n| self.intern_node(n));
         let (uid, rec) = PodRecord::new(facts, node);
         if let Some(old) = self.pods.remove(&uid) {
@@ -446,7 +446,7 @@ impl ClusterState {
 
     /// Replace every pod (after a watch re-list). Reservations whose pods now show on a
     /// node are released.
-    pub fn replace_pods(&mut self, all: Vec<PodFacts>) {
+    pub fn replace_pods(&mut self, all: Vec<PodView>) {
         for e in self.nodes.values_mut() {
             e.used = 0;
         }
@@ -481,8 +481,8 @@ impl ClusterState {
     }
 
     /// The facts kept for a pod, rebuilt for decisions.
-    pub fn pod(&self, uid: &str) -> Option<PodFacts> {
-        self.pods.get(uid).map(|p| PodFacts {
+    pub fn pod(&self, uid: &str) -> Option<PodView> {
+        self.pods.get(uid).map(|p| PodView {
             uid: uid.to_string(),
             namespace: p.namespace.to_string(),
             name: p.name.to_string(),

@@ -6,7 +6,7 @@ use eip_core::capacity::{
     InstanceTypeCapacity, NodeCapacity, SlotSource, UnknownCapacity, builtin_instance_type,
 };
 
-use crate::state::{EipNeed, NodeFacts, PodFacts};
+use crate::state::{EipNeed, NodeFacts, PodView};
 
 /// Start a node with unknown capacity, ready, not cordoned.
 pub fn node(name: &str) -> NodeBuilder {
@@ -79,7 +79,7 @@ impl From<NodeBuilder> for NodeFacts {
 
 /// Start a pod in `default` with a uid derived from the name, not on a node.
 pub fn pod(name: &str) -> PodBuilder {
-    PodBuilder(PodFacts {
+    PodBuilder(PodView {
         uid: format!("uid-{name}"),
         namespace: "default".to_string(),
         name: name.to_string(),
@@ -95,9 +95,9 @@ pub fn pod(name: &str) -> PodBuilder {
     })
 }
 
-/// Builder for [`PodFacts`].
+/// Builder for [`PodView`].
 #[derive(Debug, Clone)]
-pub struct PodBuilder(PodFacts);
+pub struct PodBuilder(PodView);
 
 impl PodBuilder {
     /// Controlled by this owner (`kind`, `name`), already read as `owner`.
@@ -169,12 +169,12 @@ impl PodBuilder {
         self
     }
     /// The facts.
-    pub fn build(self) -> PodFacts {
+    pub fn build(self) -> PodView {
         self.0
     }
 }
 
-impl From<PodBuilder> for PodFacts {
+impl From<PodBuilder> for PodView {
     fn from(b: PodBuilder) -> Self {
         b.0
     }
@@ -225,7 +225,7 @@ pub struct FakeBinder {
     /// `namespace/name` -> node, for pods bound through this fake.
     pub bound: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Pods `get_pod` knows (keyed `namespace/name`).
-    pub pods: std::sync::Mutex<std::collections::HashMap<String, PodFacts>>,
+    pub pods: std::sync::Mutex<std::collections::HashMap<String, PodView>>,
     /// Delay inside each binding call (to make concurrent binds interleave).
     pub delay: std::time::Duration,
     /// When set, every binding call fails with this API error text.
@@ -296,7 +296,7 @@ impl crate::bind::Binder for FakeBinder {
         Ok(())
     }
 
-    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodFacts>, crate::Error> {
+    async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<PodView>, crate::Error> {
         let key = format!("{namespace}/{name}");
         let node = self
             .bound

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::facts;
 use crate::http::Readiness;
-use crate::state::{ClusterState, EniSwitches, NodeFacts, PodFacts};
+use crate::state::{ClusterState, EniSwitches, NodeFacts, PodView};
 
 /// A change to apply to the view.
 enum Change<T> {
@@ -162,7 +162,7 @@ pub async fn run(
         state.clone(),
         flag(1),
         facts::pod_from_object,
-        |st, c: Change<PodFacts>| match c {
+        |st, c: Change<PodView>| match c {
             Change::Apply(p) => st.apply_pod(p),
             Change::Delete(p) => st.delete_pod(&p.uid),
             Change::Replace(all) => st.replace_pods(all),

@@ -6,13 +6,13 @@
 use std::time::Duration;
 
 use eip_cloudsim::EipStatus;
-use eip_core::eni_config::{ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE, EniConf};
+use eip_core::eni_config::{ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE, EniConf, VSWITCHES};
 use eip_core::names::NODE_MAX_AVAILABLE_IP;
 use eip_core::podeip::PodEIP;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use kube::ResourceExt;
 use kube::api::Api;
-use sandbox::stack::{ENI_CONF_VSWITCHES, Stack, StackOptions, zones_of};
+use sandbox::stack::{Stack, StackOptions, zones_of};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -43,7 +43,7 @@ async fn scenario() -> anyhow::Result<()> {
     assert!(!conf.enable_eip_pool() && conf.allow_eip_rob());
     let vswitches = conf
         .raw()
-        .get(ENI_CONF_VSWITCHES)
+        .get(VSWITCHES)
         .and_then(|v| v.as_object())
         .map(|m| m.keys().cloned().collect::<Vec<_>>());
     assert_eq!(vswitches, Some(zones.clone()));

@@ -296,7 +296,7 @@ fn describe_eips(
     let status = p
         .get("Status")
         .map(|s| {
-            EipStatus::parse(s).ok_or_else(|| {
+            s.parse::<EipStatus>().map_err(|_| {
                 ApiError::invalid(
                     "Status",
                     "It must be Associating, Unassociating, InUse, Available or Releasing.",

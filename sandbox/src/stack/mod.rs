@@ -26,7 +26,7 @@ use eip_cloud::metadata::MetadataClient;
 use eip_cloud::{AliyunClient, Cloud, WaiterConfig};
 use eip_cloudsim::{Admin, CloudSim, RunningSim, SimConfig};
 use eip_core::eni_config::{
-    ALLOW_EIP_ROB, ENABLE_EIP_POOL, ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE,
+    ALLOW_EIP_ROB, ENABLE_EIP_POOL, ENI_CONF_KEY, ENI_CONFIG_NAME, ENI_CONFIG_NAMESPACE, VSWITCHES,
 };
 use eip_core::podeip::PodEIP;
 use eip_extender::RunningExtender;
@@ -43,8 +43,6 @@ use crate::workloads::{RunningWorkloads, WorkloadController, WorkloadOptions};
 
 /// The cluster id the agents tag every EIP with.
 pub const CLUSTER_ID: &str = "sandbox";
-/// The `eni_conf` key Terway reads its vSwitches from (zone -> vSwitch ids).
-pub const ENI_CONF_VSWITCHES: &str = "vswitches";
 /// How much faster than kube-scheduler's defaults the scheduler loop runs: backoff
 /// 50..500 ms, and an unschedulable pod is tried again after 15 s without a cluster event
 /// (an `eni-config` change is none, for kube-scheduler as here).
@@ -515,7 +513,7 @@ pub fn eni_config(enabled: bool, allow_rob: bool, admin: &Admin) -> ConfigMap {
     let flag = |on: bool| if on { "true" } else { "false" };
     let conf = json!({
         "version": "1",
-        ENI_CONF_VSWITCHES: vswitches,
+        VSWITCHES: vswitches,
         ENABLE_EIP_POOL: flag(enabled),
         ALLOW_EIP_ROB: flag(allow_rob),
     });
