@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Env, EnvOptions, WITH_EIP};
-use eip_agent::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers};
+use eip_agent::limiter::{AdaptiveLimiter, LimiterConfig, Observers};
 use eip_agent::metrics::{CloudObserver, Metrics};
 use eip_cloud::credentials::Credentials;
 use eip_cloud::metrics::{CallObserver, CallOutcome, CallRecord};
@@ -120,14 +120,14 @@ async fn run() -> anyhow::Result<()> {
             lc.decrease = k.get(2).copied().unwrap_or(lc.decrease);
         }
         let limiter = Arc::new(AdaptiveLimiter::new(lc));
-        let inner: Arc<dyn Cloud> = Arc::new(
+        let cloud: Arc<dyn Cloud> = Arc::new(
             AliyunClient::builder()
                 .region("cn-hangzhou")
                 .endpoint(env.sim.url())
                 .credentials(Credentials::new("testid", "testsecret"))
                 // As in production: the limiter retries throttled paced calls through its
                 // pace; the client retries everything else.
-                .caller_paced(PACED)
+                .pacer(limiter.clone())
                 .retry(RetryPolicy {
                     max_attempts: 4,
                     min_delay: Duration::from_millis(50),
@@ -141,7 +141,6 @@ async fn run() -> anyhow::Result<()> {
                 ])))
                 .build()?,
         );
-        let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(inner, limiter));
         let mut cfg = env.agent_config(i);
         cfg.gc = false;
         cfg.resync_interval = Duration::from_secs(3600);

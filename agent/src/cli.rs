@@ -11,12 +11,12 @@ use std::time::Duration;
 use clap::Parser;
 use eip_cloud::credentials::{CredentialsChain, FileCredentials};
 use eip_cloud::metadata::MetadataClient;
-use eip_cloud::metrics::CallObserver;
+use eip_cloud::metrics::{CallObserver, CallPacer};
 use eip_cloud::{AliyunClient, Cloud};
 
 use crate::controller::{AgentConfig, Context};
 use crate::error::Error;
-use crate::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers, PACED_ACTIONS};
+use crate::limiter::{AdaptiveLimiter, LimiterConfig, Observers};
 use crate::metrics::{CloudObserver, Metrics};
 
 /// eip-agent: gives the pods of this node their EIPs (kube-eip's node DaemonSet).
@@ -74,7 +74,7 @@ pub async fn run(args: Args) -> Result<(), Error> {
     let metrics = Arc::new(Metrics::new());
     // Paced below the account's published limits, slowing down on Throttling.
     let limiter = Arc::new(AdaptiveLimiter::new(LimiterConfig::default()));
-    let client_api: Arc<dyn Cloud> = Arc::new(cloud_client(
+    let cloud: Arc<dyn Cloud> = Arc::new(cloud_client(
         &args,
         region,
         &md,
@@ -82,8 +82,8 @@ pub async fn run(args: Args) -> Result<(), Error> {
             Arc::new(CloudObserver(metrics.clone())),
             limiter.clone(),
         ])),
+        Some(limiter),
     )?);
-    let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(client_api, limiter));
     let slots = crate::runner::publish_node_capacity(
         &client,
         cloud.as_ref(),
@@ -122,20 +122,23 @@ pub async fn run(args: Args) -> Result<(), Error> {
 }
 
 /// The cloud client for `region`: `--cloud-endpoint` (else the regional endpoints),
-/// credentials from [`credentials`], throttled Allocate/Associate calls left to the
-/// limiter ([`PACED_ACTIONS`]), every call reported to `observer`.
+/// credentials from [`credentials`], the paced actions left to `pacer` (the adaptive
+/// limiter: [`crate::limiter::PACED_ACTIONS`]), every call reported to `observer`.
 pub fn cloud_client(
     args: &Args,
     region: String,
     md: &MetadataClient,
     observer: Arc<dyn CallObserver>,
+    pacer: Option<Arc<dyn CallPacer>>,
 ) -> Result<AliyunClient, Error> {
     let creds = credentials(args.credentials_dir.as_deref(), md)?;
     let mut builder = AliyunClient::builder()
         .region(region)
         .credentials_provider(Arc::new(creds))
-        .caller_paced(PACED_ACTIONS)
         .observer(observer);
+    if let Some(pacer) = pacer {
+        builder = builder.pacer(pacer);
+    }
     if let Some(ep) = &args.cloud_endpoint {
         builder = builder.endpoint(ep.clone());
     }

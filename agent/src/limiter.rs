@@ -19,27 +19,16 @@
 //! - Slots are jittered (±`jitter` of the interval) so that agents cut at the same moment
 //!   do not keep trying in step.
 //!
-//! [`AdaptiveCloud`] waits for the action's next slot before each attempt, and retries a
-//! throttled paced call (never applied, so always safe to retry) through the pace for up
-//! to `max_wait`. No lock is held across an await.
+//! The limiter is the cloud client's [`CallPacer`]: the client waits for the action's next
+//! slot before each attempt, and retries a throttled paced call (never applied, so always
+//! safe to retry) through the pace for up to `max_wait`. No lock is held across an await.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eip_cloud::args::{
-    AllocateEipArgs, AssociateEipArgs, BandwidthPackageIpArgs, DescribeEipArgs,
-    DescribeInstanceTypesArgs, DescribeInstancesArgs, DescribeNetworkInterfacesArgs,
-    DescribeVSwitchesArgs, ListTagResourcesArgs, ModifyEipArgs, TagResourcesArgs,
-    UnassociateEipArgs,
-};
-use eip_cloud::metrics::{CallObserver, CallOutcome, CallRecord};
-use eip_cloud::model::{
-    AllocateEipAddressResponse, EipAddress, Instance, InstanceType, NetworkInterfaceSet,
-    RequestIdResponse, TagResource, VSwitch,
-};
-use eip_cloud::{Cloud, Error};
+use eip_cloud::metrics::{CallObserver, CallOutcome, CallPacer, CallRecord};
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -62,7 +51,7 @@ pub struct LimiterConfig {
     pub decrease: f64,
     /// Each interval between two slots is drawn from `(1 ± jitter) / pace`.
     pub jitter: f64,
-    /// How long [`AdaptiveCloud`] keeps retrying a throttled paced call (a throttled call
+    /// How long the client keeps retrying a throttled paced call (a throttled call
     /// was not applied, so retrying it is always safe) before returning the error.
     pub max_wait: Duration,
 }
@@ -237,130 +226,20 @@ impl CallObserver for Observers {
     }
 }
 
-/// A [`Cloud`] that waits for the limiter's slot before the paced actions.
-#[derive(Debug)]
-pub struct AdaptiveCloud {
-    inner: Arc<dyn Cloud>,
-    limiter: Arc<AdaptiveLimiter>,
-}
-
-impl AdaptiveCloud {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Cloud>, limiter: Arc<AdaptiveLimiter>) -> Self {
-        Self { inner, limiter }
-    }
-
-    /// Calls `call` in `action`'s slots, again while it is throttled, for up to `max_wait`.
-    async fn paced<T, F, Fut>(&self, action: &str, call: F) -> Result<T, Error>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, Error>>,
-    {
-        let started = Instant::now();
-        loop {
-            self.limiter.acquire(action).await;
-            match call().await {
-                Err(Error::Throttling(_)) if started.elapsed() < self.limiter.config.max_wait => {}
-                other => return other,
-            }
-        }
-    }
-}
-
+/// The client waits for the limiter's slot before each attempt of a paced action, and
+/// retries a throttled one through it (see [`CallPacer`]).
 #[async_trait]
-impl Cloud for AdaptiveCloud {
-    fn region_id(&self) -> &str {
-        self.inner.region_id()
+impl CallPacer for AdaptiveLimiter {
+    fn paces(&self, action: &str) -> bool {
+        self.actions.contains_key(action)
     }
-    async fn allocate_eip_address(
-        &self,
-        args: &AllocateEipArgs,
-    ) -> Result<AllocateEipAddressResponse, Error> {
-        self.paced("AllocateEipAddress", || {
-            self.inner.allocate_eip_address(args)
-        })
-        .await
+
+    async fn acquire(&self, action: &str) {
+        AdaptiveLimiter::acquire(self, action).await;
     }
-    async fn associate_eip_address(
-        &self,
-        args: &AssociateEipArgs,
-    ) -> Result<RequestIdResponse, Error> {
-        self.paced("AssociateEipAddress", || {
-            self.inner.associate_eip_address(args)
-        })
-        .await
-    }
-    async fn unassociate_eip_address(
-        &self,
-        args: &UnassociateEipArgs,
-    ) -> Result<RequestIdResponse, Error> {
-        self.inner.unassociate_eip_address(args).await
-    }
-    async fn release_eip_address(&self, allocation_id: &str) -> Result<RequestIdResponse, Error> {
-        self.inner.release_eip_address(allocation_id).await
-    }
-    async fn describe_eip_addresses(
-        &self,
-        args: &DescribeEipArgs,
-    ) -> Result<Vec<EipAddress>, Error> {
-        self.inner.describe_eip_addresses(args).await
-    }
-    async fn modify_eip_address_attribute(
-        &self,
-        args: &ModifyEipArgs,
-    ) -> Result<RequestIdResponse, Error> {
-        self.inner.modify_eip_address_attribute(args).await
-    }
-    async fn tag_resources(&self, args: &TagResourcesArgs) -> Result<RequestIdResponse, Error> {
-        self.inner.tag_resources(args).await
-    }
-    async fn list_tag_resources(
-        &self,
-        args: &ListTagResourcesArgs,
-    ) -> Result<Vec<TagResource>, Error> {
-        self.inner.list_tag_resources(args).await
-    }
-    async fn add_common_bandwidth_package_ip(
-        &self,
-        args: &BandwidthPackageIpArgs,
-    ) -> Result<RequestIdResponse, Error> {
-        self.inner.add_common_bandwidth_package_ip(args).await
-    }
-    async fn remove_common_bandwidth_package_ip(
-        &self,
-        args: &BandwidthPackageIpArgs,
-    ) -> Result<RequestIdResponse, Error> {
-        self.inner.remove_common_bandwidth_package_ip(args).await
-    }
-    async fn describe_vswitches(
-        &self,
-        args: &DescribeVSwitchesArgs,
-    ) -> Result<Vec<VSwitch>, Error> {
-        self.inner.describe_vswitches(args).await
-    }
-    async fn describe_common_bandwidth_packages(
-        &self,
-        args: &eip_cloud::args::DescribeBandwidthPackagesArgs,
-    ) -> Result<Vec<eip_cloud::model::CommonBandwidthPackage>, Error> {
-        self.inner.describe_common_bandwidth_packages(args).await
-    }
-    async fn describe_network_interfaces(
-        &self,
-        args: &DescribeNetworkInterfacesArgs,
-    ) -> Result<Vec<NetworkInterfaceSet>, Error> {
-        self.inner.describe_network_interfaces(args).await
-    }
-    async fn describe_instance_types(
-        &self,
-        args: &DescribeInstanceTypesArgs,
-    ) -> Result<Vec<InstanceType>, Error> {
-        self.inner.describe_instance_types(args).await
-    }
-    async fn describe_instances(
-        &self,
-        args: &DescribeInstancesArgs,
-    ) -> Result<Vec<Instance>, Error> {
-        self.inner.describe_instances(args).await
+
+    fn max_wait(&self) -> Duration {
+        self.config.max_wait
     }
 }
 

@@ -36,7 +36,7 @@ async fn calls_are_signed_with_the_key_in_the_credentials_dir_and_a_rotation_is_
         ])?;
         let md = MetadataClient::new(sim.metadata_url("i-none"));
         let observer = Arc::new(CloudObserver(Arc::new(Metrics::new())));
-        let cloud = cloud_client(&args, "cn-hangzhou".into(), &md, observer)?;
+        let cloud = cloud_client(&args, "cn-hangzhou".into(), &md, observer, None)?;
 
         // the key in the directory is not the account's: refused, and the secret is not
         // in the error

@@ -130,7 +130,7 @@ async fn twenty_percent_failing_calls_end_bound_without_duplicates_or_leaks() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result<()> {
-    use eip_agent::limiter::{AdaptiveCloud, AdaptiveLimiter, LimiterConfig, Observers};
+    use eip_agent::limiter::{AdaptiveLimiter, LimiterConfig, Observers};
     use eip_cloudsim::RateLimit;
     bounded(async {
         let env = Env::start(EnvOptions::default()).await?;
@@ -147,7 +147,7 @@ async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result
             max_wait: Duration::from_secs(60),
             ..LimiterConfig::default()
         }));
-        let inner: Arc<dyn Cloud> = Arc::new(
+        let cloud: Arc<dyn Cloud> = Arc::new(
             AliyunClient::builder()
                 .region("cn-hangzhou")
                 .endpoint(env.sim.url())
@@ -162,9 +162,9 @@ async fn account_rate_limits_slow_the_agent_but_no_pod_fails() -> anyhow::Result
                     Arc::new(CloudObserver(metrics.clone())),
                     limiter.clone(),
                 ])))
+                .pacer(limiter.clone())
                 .build()?,
         );
-        let cloud: Arc<dyn Cloud> = Arc::new(AdaptiveCloud::new(inner, limiter.clone()));
         let mut cfg = env.agent_config(0);
         cfg.gc = false;
         let agent = env.agent_with(cfg, 0, None, cloud, metrics.clone()).await?;

@@ -22,7 +22,7 @@ use crate::args::{
 };
 use crate::credentials::{Credentials, SharedCredentials};
 use crate::error::{ApiError, Error};
-use crate::metrics::{CallObserver, CallOutcome, CallRecord};
+use crate::metrics::{CallObserver, CallOutcome, CallPacer, CallRecord};
 use crate::model::{
     AllocateEipAddressResponse, DescribeEipAddressesResponse, DescribeInstanceTypesResponse,
     DescribeInstancesResponse, DescribeNetworkInterfacesResponse, DescribeVSwitchesResponse,
@@ -143,6 +143,7 @@ pub struct AliyunClientBuilder {
     connect_timeout: Duration,
     rate_limits: HashMap<String, Quota>,
     caller_paced: HashSet<String>,
+    pacer: Option<Arc<dyn CallPacer>>,
     observer: Option<Arc<dyn CallObserver>>,
     auto_client_token: bool,
     user_agent: String,
@@ -161,6 +162,7 @@ impl Default for AliyunClientBuilder {
             connect_timeout: Duration::from_secs(5),
             rate_limits: HashMap::new(),
             caller_paced: HashSet::new(),
+            pacer: None,
             observer: None,
             auto_client_token: true,
             user_agent: format!("kube-eip/{}", env!("CARGO_PKG_VERSION")),
@@ -251,6 +253,12 @@ impl AliyunClientBuilder {
         self
     }
 
+    /// Paces the actions `pacer` paces, as [`CallPacer`] describes.
+    pub fn pacer(mut self, pacer: Arc<dyn CallPacer>) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
     /// Receives a record of every HTTP attempt.
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
@@ -303,6 +311,7 @@ impl AliyunClientBuilder {
                 timeout: self.timeout,
                 limiters,
                 caller_paced: self.caller_paced,
+                pacer: self.pacer,
                 observer: self.observer,
                 auto_client_token: self.auto_client_token,
                 http,
@@ -363,6 +372,7 @@ struct Inner {
     timeout: Duration,
     limiters: HashMap<String, Arc<DefaultDirectRateLimiter>>,
     caller_paced: HashSet<String>,
+    pacer: Option<Arc<dyn CallPacer>>,
     observer: Option<Arc<dyn CallObserver>>,
     auto_client_token: bool,
     http: reqwest::Client,
@@ -447,8 +457,13 @@ impl AliyunClient {
         let idempotent = is_idempotent(action, &params);
         let mut backoff = self.inner.retry.backoff();
         let mut attempt: u32 = 0;
+        let pacer = self.inner.pacer.as_ref().filter(|p| p.paces(action));
+        let started = Instant::now();
         loop {
             attempt += 1;
+            if let Some(p) = pacer {
+                p.acquire(action).await;
+            }
             if let Some(limiter) = self.inner.limiters.get(action) {
                 limiter.until_ready().await;
             }
@@ -456,6 +471,12 @@ impl AliyunClient {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
+            if let (Some(p), Error::Throttling(_)) = (pacer, &err) {
+                if started.elapsed() < p.max_wait() {
+                    continue;
+                }
+                return Err(err);
+            }
             if !err.is_retryable(idempotent)
                 || (matches!(err, Error::Throttling(_)) && self.inner.caller_paced.contains(action))
             {

@@ -51,6 +51,21 @@ pub struct CallRecord<'a> {
     pub duration: Duration,
 }
 
+/// Paces actions from outside the client (a limiter shared by a process, adapting to the
+/// account's limits): the client waits for [`acquire`](CallPacer::acquire) before every
+/// attempt of an action the pacer [`paces`](CallPacer::paces), and sends a throttled
+/// attempt of such an action back through it (a throttled call is never applied, so it is
+/// safe to repeat) until [`max_wait`](CallPacer::max_wait) has passed since the first.
+#[async_trait::async_trait]
+pub trait CallPacer: Send + Sync + std::fmt::Debug {
+    /// Whether `action` is paced.
+    fn paces(&self, action: &str) -> bool;
+    /// Waits for `action`'s next slot.
+    async fn acquire(&self, action: &str);
+    /// How long a paced call goes on retrying its throttled attempts.
+    fn max_wait(&self) -> Duration;
+}
+
 /// Receives a record of every HTTP attempt. Must be cheap and must not block.
 pub trait CallObserver: Send + Sync + std::fmt::Debug {
     /// Called once per attempt, after it ended.

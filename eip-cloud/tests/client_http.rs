@@ -340,6 +340,62 @@ async fn throttled_calls_of_caller_paced_actions_are_returned_at_once() -> anyho
     .await?
 }
 
+/// A pacer that counts its slots and lets everything through at once.
+#[derive(Debug, Default)]
+struct CountingPacer {
+    slots: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl eip_cloud::metrics::CallPacer for CountingPacer {
+    fn paces(&self, action: &str) -> bool {
+        action == "AllocateEipAddress"
+    }
+    async fn acquire(&self, _action: &str) {
+        self.slots.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn max_wait(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
+
+#[tokio::test]
+async fn a_paced_action_takes_a_slot_for_every_attempt_and_retries_throttling_through_it()
+-> anyhow::Result<()> {
+    tokio::time::timeout(BOUND, async {
+        let server = MockServer::start(|_, i| match i {
+            0..=2 => Answer::error(400, "Throttling.User"),
+            3 => Answer::error(409, "OperationConflict"),
+            _ => Answer::json(
+                200,
+                serde_json::json!({
+                    "RequestId": "r", "AllocationId": "eip-1", "EipAddress": "47.0.0.1"
+                }),
+            ),
+        })
+        .await?;
+        let pacer = std::sync::Arc::new(CountingPacer::default());
+        let c = AliyunClient::builder()
+            .endpoint(server.url())
+            .credentials(Credentials::new("testid", SECRET))
+            .retry(fast_retry(2))
+            .pacer(pacer.clone())
+            .build()?;
+        let r = c.allocate_eip_address(&AllocateEipArgs::default()).await?;
+        assert_eq!(r.allocation_id, "eip-1");
+        // three throttled attempts went back through the pacer (beyond max_attempts 2),
+        // the conflict was retried by the client's own policy: one slot per attempt
+        assert_eq!(server.seen().len(), 5);
+        assert_eq!(pacer.slots.load(std::sync::atomic::Ordering::SeqCst), 5);
+        // an action the pacer does not pace takes no slot
+        let _ = c.associate_eip_address(&AssociateEipArgs::default()).await;
+        assert_eq!(pacer.slots.load(std::sync::atomic::Ordering::SeqCst), 5);
+        server.stop().await;
+        Ok(())
+    })
+    .await?
+}
+
 #[tokio::test]
 async fn retries_stop_at_max_attempts_and_unsafe_errors_are_not_retried() -> anyhow::Result<()> {
     tokio::time::timeout(BOUND, async {
