@@ -17,10 +17,13 @@ pub mod cloudops;
 pub mod context;
 pub mod controller;
 mod error;
+mod execute;
 pub mod http;
 pub mod limiter;
 pub mod machine;
 pub mod metrics;
+mod publish;
+mod record;
 pub mod runner;
 
 pub use error::Error;
