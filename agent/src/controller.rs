@@ -2,7 +2,7 @@
 //! against Kubernetes and the cloud, recording each step in the PodEIP before and after
 //! each cloud call.
 
-use eip_core::annotations::{EipRequest, ignored_annotations};
+use eip_core::annotations::{AnnotationError, EipRequest, ignored_annotations};
 use eip_core::names;
 use eip_core::podeip::PodEIP;
 use eip_core::workload::{self, Owner as Workload};
@@ -36,6 +36,9 @@ pub(crate) struct Run<'a> {
     pub(crate) recs: Api<PodEIP>,
     pub(crate) pod: Option<Pod>,
     pub(crate) rec: Option<PodEIP>,
+    /// The pod's request, parsed once per run from its annotations (the agent's own
+    /// patches never touch the request's keys).
+    pub(crate) request: Result<Option<EipRequest>, Vec<AnnotationError>>,
     pub(crate) cloud: CloudFacts,
     pub(crate) owner: Workload,
     pub(crate) expired: bool,
@@ -97,11 +100,15 @@ pub async fn drive(
             .is_none_or(|t| t.elapsed() >= ctx.cfg.resync_interval),
         None => false,
     };
+    let request = match &pod {
+        Some(p) => EipRequest::from_annotations(p.annotations()),
+        None => Ok(None),
+    };
     // After a permanent failure, the same request waits out its backoff.
-    if let Some(p) = &pod
+    if let (Some(p), Ok(Some(req))) = (&pod, &request)
         && p.metadata.deletion_timestamp.is_none()
-        && let (Some(uid), Ok(Some(req))) = (p.uid(), EipRequest::from_annotations(p.annotations()))
-        && let Some(wait) = ctx.permanent_hold(&uid, &req)
+        && let Some(uid) = p.uid()
+        && let Some(wait) = ctx.permanent_hold(&uid, req)
     {
         return Ok(Next::After(wait));
     }
@@ -113,6 +120,7 @@ pub async fn drive(
         recs,
         pod,
         rec,
+        request,
         cloud: CloudFacts::default(),
         owner: Workload::None,
         expired,
@@ -128,21 +136,12 @@ impl Run<'_> {
         format!("{}/{}", self.ns, self.name)
     }
 
-    pub(crate) fn request(
-        &self,
-    ) -> Result<Option<EipRequest>, Vec<eip_core::annotations::AnnotationError>> {
-        match &self.pod {
-            Some(p) => EipRequest::from_annotations(p.annotations()),
-            None => Ok(None),
-        }
-    }
-
     /// The pod's workload, read only when the pod names an EIP (an EIP serves one pod).
     pub(crate) async fn owner(&self) -> Workload {
         let Some(pod) = self.pod.as_ref() else {
             return Workload::None;
         };
-        if !matches!(self.request(), Ok(Some(r)) if r.named().is_some()) {
+        if !matches!(&self.request, Ok(Some(r)) if r.named().is_some()) {
             return Workload::None;
         }
         match workload::controller_of(pod) {
@@ -170,12 +169,11 @@ impl Run<'_> {
     async fn go(&mut self) -> Result<Next, Error> {
         let mut settles = 0;
         for _ in 0..MAX_STEPS {
-            let request = self.request();
             let pod_facts = self.pod.as_ref().map(|p| pod_facts(p, self.owner.clone()));
             let rec_facts = self.rec.as_ref().map(record_facts);
             let action = decide(&Facts {
                 pod: pod_facts.as_ref(),
-                request: &request,
+                request: &self.request,
                 record: rec_facts.as_ref(),
                 cloud: &self.cloud,
                 switches: self.ctx.switches(),
@@ -199,7 +197,7 @@ impl Run<'_> {
                     },
                 );
             }
-            let ok = request.unwrap_or_default();
+            let ok = self.request.clone().unwrap_or_default();
             // The calls that spend money or bind: a permanent failure stops and backs off.
             let guarded = matches!(
                 action,
