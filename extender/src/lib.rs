@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod owners;
 pub mod server;
 pub mod state;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod watch;
 pub mod wire;
