@@ -12,6 +12,7 @@ use eip_cloud::Cloud;
 use eip_cloud::args::{DescribeBandwidthPackagesArgs, DescribeEipArgs, DescribeVSwitchesArgs};
 
 use crate::state::{CloudView, ClusterState, EipFacts};
+use crate::watch::EniFacts;
 
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
@@ -98,17 +99,41 @@ pub async fn refresh(
     Ok(())
 }
 
-/// Refresh every `interval` until the task is dropped.
+/// Refresh every `interval` until the task is dropped, and at once when `eni-config`'s
+/// vSwitches change (the first refresh runs before the ConfigMap is read: without this,
+/// zones would be unknown until the second one).
 pub async fn run(
     cloud: Arc<dyn Cloud>,
     state: Arc<RwLock<ClusterState>>,
     interval: Duration,
     vpc_id: Option<String>,
+    mut eni: tokio::sync::watch::Receiver<EniFacts>,
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut fetched_for: Option<Vec<String>> = None;
+    let mut eni_open = true;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            changed = eni.changed(), if eni_open => {
+                if changed.is_err() {
+                    eni_open = false;
+                    continue;
+                }
+                let vswitches = eni.borrow_and_update().vswitches.clone();
+                if fetched_for.as_ref() == Some(&vswitches) {
+                    continue;
+                }
+            }
+        }
+        fetched_for = Some(
+            state
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .vswitches
+                .clone(),
+        );
         match refresh(cloud.as_ref(), &state, vpc_id.as_deref()).await {
             Ok(()) => tracing::debug!("cloud view refreshed"),
             Err(e) => {

@@ -155,7 +155,7 @@ pub async fn start(
     )));
     tasks.push(tokio::spawn(events::run(
         client.clone(),
-        eni_seen,
+        eni_seen.clone(),
         ready.clone(),
     )));
     if let Some(cloud) = cloud {
@@ -164,6 +164,7 @@ pub async fn start(
             state.clone(),
             settings.cloud_refresh,
             settings.vpc_id.clone(),
+            eni_seen.clone(),
         )));
     }
     {

@@ -456,6 +456,56 @@ async fn cloud_view_reads_eips_and_zone_ips_from_cloudsim() -> anyhow::Result<()
     .await
 }
 
+/// The first cloud refresh runs before `eni-config` is read; the view is refreshed again
+/// as soon as the ConfigMap's vSwitches are known, not only at the next `--cloud-refresh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_free_ips_are_known_as_soon_as_eni_config_names_the_vswitches() -> anyhow::Result<()> {
+    within(TIMEOUT, async {
+        let (api, client) = cluster().await?;
+        let sim = CloudSim::start(SimConfig::default()).await?;
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse()?,
+            cloud_refresh: Duration::from_secs(3600),
+            ..Settings::default()
+        };
+        let ext =
+            eip_extender::start(&settings, client.clone(), Some(sim_cloud(&sim.url())?)).await?;
+        wait_for("the first cloud view", async || {
+            ext.state.read().ok()?.cloud.as_ref().map(|_| ())
+        })
+        .await;
+        let cm: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": ENI_CONFIG_NAME, "namespace": ENI_CONFIG_NAMESPACE},
+            "data": {ENI_CONF_KEY: json!({
+                "enable_eip_pool": "true",
+                "vswitches": {"cn-hangzhou-h": ["vsw-bp1sim0000000000000h"]},
+            }).to_string()},
+        }))?;
+        Api::<ConfigMap>::namespaced(client.clone(), ENI_CONFIG_NAMESPACE)
+            .patch(
+                ENI_CONFIG_NAME,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&cm),
+            )
+            .await?;
+        wait_for("zone free IPs of the listed vSwitch", async || {
+            let st = ext.state.read().ok()?;
+            st.cloud
+                .as_ref()?
+                .zone_free_ips
+                .get("cn-hangzhou-h")
+                .filter(|n| **n > 0)
+                .map(|_| ())
+        })
+        .await;
+        ext.shutdown().await?;
+        sim.shutdown().await;
+        drop(api);
+        anyhow::Ok(())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_https_when_given_a_certificate() -> anyhow::Result<()> {
     within(TIMEOUT, async {
