@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Run, pod, run_with};
+use common::{Cluster, Run, fail, ok, pod, run_with};
 use eip_core::annotations::POD_WITH_EIP;
 use eip_core::names::ALLOCATED_EIP_ADDRESS;
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -19,22 +19,6 @@ use kubectl_eip::extender::{self, DebugState};
 use serde_json::{Value, json};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn ok(stdout: &str) -> Run {
-    Run {
-        stdout: stdout.to_owned(),
-        stderr: String::new(),
-        code: 0,
-    }
-}
-
-fn fail(code: i32, stderr: &str) -> Run {
-    Run {
-        stdout: String::new(),
-        stderr: stderr.to_owned(),
-        code,
-    }
-}
 
 /// `kubectl eip doctor ARGS` with the extender's URL (its port changes) shown as `URL`.
 async fn doctor(c: &Cluster, args: &[&str]) -> anyhow::Result<Run> {

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, Run, mask, mask_ages, pod, run_with};
+use common::{Cluster, fail, mask, mask_ages, ok, pod, run_with};
 use eip_core::annotations::{EIP_BANDWIDTH, POD_WITH_EIP};
 use eip_core::names::{ALLOCATED_EIP_ADDRESS, ALLOCATED_EIP_ID};
 use eip_core::podeip::PodEIP;
@@ -19,22 +19,6 @@ use kube::{CustomResourceExt, ResourceExt};
 use kubectl_eip::list::{EipList, State};
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn ok(stdout: &str) -> Run {
-    Run {
-        stdout: stdout.to_owned(),
-        stderr: String::new(),
-        code: 0,
-    }
-}
-
-fn fail(code: i32, stderr: &str) -> Run {
-    Run {
-        stdout: String::new(),
-        stderr: stderr.to_owned(),
-        code,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_and_request_against_the_stack() -> anyhow::Result<()> {

@@ -207,3 +207,21 @@ pub fn mask_ages(table: &str) -> String {
     }
     s
 }
+
+/// A run that succeeded and printed `stdout` only.
+pub fn ok(stdout: &str) -> Run {
+    Run {
+        stdout: stdout.to_owned(),
+        stderr: String::new(),
+        code: 0,
+    }
+}
+
+/// A run that exited `code` and printed `stderr` only.
+pub fn fail(code: i32, stderr: &str) -> Run {
+    Run {
+        stdout: String::new(),
+        stderr: stderr.to_owned(),
+        code,
+    }
+}
